@@ -1,0 +1,32 @@
+#pragma once
+// Errors that library code throws; only main() turns them into an exit code.
+// UsageError -> exit code 2 (the user asked for something impossible), Error -> exit code 1 (the work failed).
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace xfer {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Throws Error with a formatted message: fail("{}: not a PNG file", path).
+template <typename... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
+[[noreturn]] void usage_fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw UsageError(fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace xfer

@@ -1,0 +1,44 @@
+#pragma once
+// A progress bar for long work: a live bar with items/s and ETA when stderr is a terminal,
+// one summary line when it is not (logs and CI stay readable).
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace xfer {
+
+class Progress {
+ public:
+  // total may be 0 when unknown (then no ETA is shown).
+  Progress(std::string label, int64_t total, std::string unit = "items");
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void advance(int64_t n = 1);  // thread-safe
+  void set_detail(const std::string& detail);  // e.g. "loss 0.3412"
+  void finish();  // prints the summary line; called by the destructor if not before
+
+  int64_t done() const;
+  double elapsed_seconds() const;
+
+  // Overridable for tests and for --quiet; true by default when stderr is a TTY.
+  static void set_interactive(bool interactive);
+  static void set_enabled(bool enabled);
+
+ private:
+  void draw_locked(bool final_line);
+
+  std::string label_;
+  std::string unit_;
+  std::string detail_;
+  int64_t total_;
+  int64_t done_ = 0;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace xfer
