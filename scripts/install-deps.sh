@@ -2,6 +2,7 @@
 # Installs everything xfer needs to build, test, benchmark and run its demo, from Debian's packages
 # and the npm registry only. Idempotent: safe to run again; apt skips what is already there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -39,3 +40,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 echo "install-deps: all ${#packages[@]} Debian packages present"
+
+# The npm peers (ONNX Runtime, TF.js) and the pretrained nsfwjs models. --ignore-scripts: onnxruntime-node's
+# install script downloads a CUDA add-on, which fails offline; its CPU library is in the package itself.
+if [ ! -d peers/node_modules/onnxruntime-node ] || [ peers/package-lock.json -nt peers/node_modules/.package-lock.json ]; then
+  (cd "$(dirname "$0")/../peers" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+echo "install-deps: npm peers present"
