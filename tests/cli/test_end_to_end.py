@@ -1,0 +1,123 @@
+"""The CLI as users run it: import -> train -> evaluate -> predict on a small Fashion-MNIST ImageFolder, with
+bad images mixed in. Every figure is checked against an independent answer: scikit-learn trained on the same
+pixels (numpy decodes the IDX files itself) with the same objective, and sklearn.metrics on xfer's predictions."""
+import csv, gzip, io, json, os, subprocess, sys, tempfile
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn import metrics as skm
+
+XFER = os.environ["XFER_BINARY"]
+FM = "/usr/share/datasets/fashion-mnist"
+CLASSES = "t-shirt_top,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot".split(",")
+N_TRAIN, N_TEST, REG = 1000, 300, 0.01
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    passed, failed = passed + bool(ok), failed + (not ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}")
+
+
+def xfer(*args, expect=0):
+    r = subprocess.run([XFER, *map(str, args)], capture_output=True, text=True)
+    if r.returncode != expect:
+        print(f"xfer {' '.join(map(str, args))} -> {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+    return r
+
+
+def idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    train, test = f"{tmp}/train", f"{tmp}/test"
+    r = xfer("data", "import-idx", "--images", f"{FM}/train-images-idx3-ubyte.gz", "--labels",
+             f"{FM}/train-labels-idx1-ubyte.gz", "--class-names", ",".join(CLASSES), "--limit", N_TRAIN, "--out", train)
+    check("import-idx train", r.returncode == 0)
+    r = xfer("data", "import-idx", "--images", f"{FM}/t10k-images-idx3-ubyte.gz", "--labels",
+             f"{FM}/t10k-labels-idx1-ubyte.gz", "--class-names", ",".join(CLASSES), "--limit", N_TEST, "--out", test)
+    check("import-idx test", r.returncode == 0)
+
+    # Bad images in the test set: each must be skipped, named, and counted; the job must finish.
+    bad = {"empty.png": b"", "garbage.jpg": b"this is not an image" * 10,
+           "truncated.png": open(next(os.path.join(dp, f) for dp, _, fs in os.walk(f"{test}/bag") for f in fs), "rb").read()[:60]}
+    for name, data in bad.items():
+        with open(f"{test}/coat/{name}", "wb") as f:
+            f.write(data)
+
+    pipe = f"{tmp}/p.json"
+    r = xfer("train", "--data", train, "--model", "pixels", "--reg", REG, "--max-iter", 500, "--tol", 1e-9, "--out", pipe)
+    check("train exit code 0", r.returncode == 0)
+    r = xfer("evaluate", "--pipeline", pipe, "--data", test, "--json", f"{tmp}/m.json", "--report", f"{tmp}/report")
+    check("evaluate exit code 0", r.returncode == 0)
+    m = json.load(open(f"{tmp}/m.json"))
+    for key in ["accuracy", "log_loss", "roc_auc", "pr_auc", "confusion_matrix", "per_class", "n_images", "n_skipped", "skipped"]:
+        check(f"evaluate JSON has {key}", key in m)
+    check("skipped count", m["n_skipped"] == 3 and m["n_images"] == N_TEST, f"{m['n_skipped']} skipped, {m['n_images']} used")
+    skipped_names = sorted(os.path.basename(s["path"]) for s in m["skipped"])
+    check("skipped files named in JSON", skipped_names == sorted(bad), str(skipped_names))
+    check("skipped files named in warnings", all(n in r.stderr for n in bad))
+    html = open(f"{tmp}/report/index.html").read()
+    check("skipped files named in report", all(n in html for n in bad))
+    check("report has confusion matrix and ROC SVG", html.count("<svg") == 2)
+
+    # Independent answer: sklearn on the same pixels, same objective. MLlib's objective
+    # mean(loss) + reg/2 ||w/sigma||^2 on standardised features == sklearn's C = 1/(n reg) on X/sigma.
+    X = idx(f"{FM}/train-images-idx3-ubyte.gz")[:N_TRAIN].reshape(N_TRAIN, -1).astype(np.float64)
+    y = idx(f"{FM}/train-labels-idx1-ubyte.gz")[:N_TRAIN]
+    Xt = idx(f"{FM}/t10k-images-idx3-ubyte.gz")[:N_TEST].reshape(N_TEST, -1).astype(np.float64)
+    yt = idx(f"{FM}/t10k-labels-idx1-ubyte.gz")[:N_TEST]
+    sigma = X.std(axis=0, ddof=1)
+    sigma[sigma == 0] = 1
+    clf = LogisticRegression(C=1 / (N_TRAIN * REG), tol=1e-10, max_iter=5000).fit(X / sigma, y)
+    sk_prob = clf.predict_proba(Xt / sigma)
+
+    # predict on the test images (folders) as JSON; the rows must match sklearn's probabilities.
+    r = xfer("predict", "--pipeline", pipe, "--format", "json", test)
+    check("predict exit code 0 with some bad images", r.returncode == 0)
+    pred = json.loads(r.stdout)
+    rows = {os.path.relpath(p["path"], test): p for p in pred["predictions"]}
+    check("predict reports the bad images with an error", all("error" in rows[f"coat/{n}"] for n in bad))
+    ours = []
+    order = []
+    for label, cls in enumerate(CLASSES):
+        for f in sorted(os.listdir(f"{test}/{cls}")):
+            if f in bad:
+                continue
+            order.append(int(f.split(".")[0]))
+            ours.append([rows[f"{cls}/{f}"]["probabilities"][c] for c in CLASSES])
+    ours = np.array(ours)
+    ref = sk_prob[order]
+    diff = np.abs(ours - ref).max()
+    check("predict probabilities equal sklearn's on the same objective", diff < 1e-4, f"max diff {diff:.2e}")
+    acc = skm.accuracy_score(yt[order], ours.argmax(1))
+    check("evaluate accuracy equals sklearn.metrics on xfer's predictions", abs(acc - m["accuracy"]) < 1e-9,
+          f"{m['accuracy']:.4f} vs {acc:.4f}")
+    check("accuracy equals sklearn's own model", abs(m["accuracy"] - skm.accuracy_score(yt, sk_prob.argmax(1))) < 0.01,
+          f"{m['accuracy']:.4f} vs {skm.accuracy_score(yt, sk_prob.argmax(1)):.4f}")
+
+    r = xfer("predict", "--pipeline", pipe, "--format", "csv", f"{test}/bag")
+    rows_csv = list(csv.DictReader(io.StringIO(r.stdout)))
+    check("predict csv has one row per image", len(rows_csv) == len(os.listdir(f"{test}/bag")) and "p_bag" in rows_csv[0])
+
+    # Usage errors exit 2, failures exit 1 with the file named.
+    check("negative --reg is a usage error", xfer("train", "--data", train, "--model", "pixels", "--out", pipe, "--reg", "-1", expect=2).returncode == 2)
+    check("unknown --format is a usage error", xfer("predict", "--pipeline", pipe, "--format", "xml", test, expect=2).returncode == 2)
+    r = xfer("train", "--data", f"{tmp}/nowhere", "--model", "pixels", "--out", pipe, expect=1)
+    check("missing data folder names it", r.returncode == 1 and "nowhere" in r.stderr, r.stderr.strip())
+    os.makedirs(f"{tmp}/one/only")
+    subprocess.run(["cp", "-r", f"{train}/bag/.", f"{tmp}/one/only/"], check=True)
+    r = xfer("train", "--data", f"{tmp}/one", "--model", "pixels", "--out", pipe, expect=1)
+    check("single class is a clear error", r.returncode == 1 and "class" in r.stderr, r.stderr.strip())
+    open(f"{tmp}/bad.json", "w").write("{not json")
+    r = xfer("predict", "--pipeline", f"{tmp}/bad.json", test, expect=1)
+    check("damaged pipeline names the file", r.returncode == 1 and "bad.json" in r.stderr, r.stderr.strip())
+    check("help for every command", all(xfer(c, "--help").returncode == 0 for c in ["train", "evaluate", "predict", "featurize"]))
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
