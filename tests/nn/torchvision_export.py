@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Exports torchvision models with fixed random weights to ONNX, with PyTorch's own outputs as the reference.
+
+The independent answer for tests/nn/torchvision_models.py and the models for bench/nn/: for every model, one
+.onnx per opset (11 and 13, both common in the wild) with a dynamic batch dimension, plus fixed random inputs at
+batch 1 and 8 and what PyTorch computes for them (the logits and the feature layer: the input of the final
+classifier, i.e. the global pooling output).
+
+No downloads: weights=None and torch.manual_seed. BatchNorm running statistics are random too (first calibrated
+on random data so activations stay in range through 50+ layers, then perturbed), and BN's affine parameters are
+random, so an engine that folds BN into the convolution is really exercised.
+
+Usage: torchvision_export.py OUT_DIR [--models a,b] [--opsets 11,13] [--batches 1,8]
+Writes OUT_DIR/<model>/{opset11.onnx, opset13.onnx, input_b1.npy, logits_b1.npy, features_b1.npy, ...,
+meta.json}. A model folder whose meta.json matches this script's hash and arguments is reused (a cache).
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+# glibc must not hand freed memory back to the kernel: every first touch of a page costs ~11 us here, and
+# tracing VGG16 then takes 4x longer. The variables are read when the process starts, hence the re-exec.
+if os.environ.get("MALLOC_MMAP_MAX_") is None:
+    os.execve(sys.executable, [sys.executable] + sys.argv,
+              dict(os.environ, MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_="100000000000"))
+
+import numpy as np
+import torch
+import torchvision
+import onnx
+
+SEED = 20261123
+
+# name -> (constructor, input side). The keyword arguments are the ones the task fixes (no aux heads, raw input).
+MODELS = {
+    "inception_v3": (lambda: torchvision.models.inception_v3(weights=None, aux_logits=False, transform_input=False,
+                                                             init_weights=True), 299),
+    "resnet50": (lambda: torchvision.models.resnet50(weights=None), 224),
+    "vgg16": (lambda: torchvision.models.vgg16(weights=None), 224),
+    "googlenet": (lambda: torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=False,
+                                                       init_weights=True), 224),
+    "squeezenet1_1": (lambda: torchvision.models.squeezenet1_1(weights=None), 224),
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), 224),
+    "densenet121": (lambda: torchvision.models.densenet121(weights=None), 224),
+}
+
+
+def script_hash():
+    with open(os.path.abspath(__file__), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def randomise_batchnorm(model, side, gen):
+    """Running stats and affine parameters of every BN become random but well-scaled (fixed seed)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return 0
+    # Calibrate: running stats = the statistics of random data (cumulative average), so that activations keep
+    # a sane magnitude through the whole network ...
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, side, side, generator=gen))
+    # ... then perturb them and the affine parameters, so nothing is an identity that folding could get away with.
+    with torch.no_grad():
+        for bn in bns:
+            c = bn.num_features
+            bn.running_mean += 0.1 * torch.randn(c, generator=gen) * bn.running_var.sqrt()
+            bn.running_var *= 0.5 + torch.rand(c, generator=gen)
+            bn.weight.copy_(0.5 + torch.rand(c, generator=gen))
+            bn.bias.copy_(0.1 * torch.randn(c, generator=gen))
+            bn.momentum = 0.1
+    model.eval()
+    return len(bns)
+
+
+def final_classifier(model):
+    """The last Linear module (its input is the feature layer); None for SqueezeNet (a conv classifier)."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return linears[-1] if linears else None
+
+
+def onnx_feature_tensor(path):
+    """Name of the tensor feeding the last Gemm/MatMul of the exported graph: the feature layer in ONNX terms."""
+    g = onnx.load(path, load_external_data=False).graph
+    weights = {i.name for i in g.initializer}
+    for node in reversed(g.node):
+        if node.op_type in ("Gemm", "MatMul"):
+            return next(i for i in node.input if i not in weights)
+    return None
+
+
+def export_model(name, out_dir, opsets, batches, argkey):
+    folder = os.path.join(out_dir, name)
+    meta_path = os.path.join(folder, "meta.json")
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if meta.get("key") == argkey and all(os.path.exists(os.path.join(folder, v)) for v in meta["files"]):
+            print(f"{name}: cached", file=sys.stderr)
+            return meta
+    os.makedirs(folder, exist_ok=True)
+    start = time.time()
+    # One seed per model, so the weights of a model do not depend on which other models were asked for.
+    seed = SEED + sum(map(ord, name))
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    ctor, side = MODELS[name]
+    model = ctor()
+    n_bn = randomise_batchnorm(model, side, gen)
+    model.eval()
+
+    files = []
+    meta = {"key": argkey, "model": name, "input_shape": [3, side, side], "batchnorms": n_bn, "opsets": {},
+            "batches": {}, "torch": torch.__version__, "torchvision": torchvision.__version__}
+
+    classifier = final_classifier(model)
+    captured = {}
+    if classifier is not None:
+        classifier.register_forward_hook(lambda mod, inp, out: captured.__setitem__("features", inp[0].detach()))
+
+    for b in batches:
+        x = torch.randn(b, 3, side, side, generator=gen)
+        with torch.no_grad():
+            logits = model(x)
+        entry = {"input": f"input_b{b}.npy", "logits": f"logits_b{b}.npy"}
+        np.save(os.path.join(folder, entry["input"]), x.numpy().astype(np.float32))
+        np.save(os.path.join(folder, entry["logits"]), logits.numpy().astype(np.float32))
+        if "features" in captured:
+            entry["features"] = f"features_b{b}.npy"
+            np.save(os.path.join(folder, entry["features"]), captured.pop("features").numpy().astype(np.float32))
+        meta["batches"][str(b)] = entry
+        files += list(entry.values())
+
+    for opset in opsets:
+        fname = f"opset{opset}.onnx"
+        tmp = os.path.join(folder, fname + ".tmp")
+        torch.onnx.export(model, torch.randn(1, 3, side, side, generator=gen), tmp, opset_version=opset,
+                          input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          do_constant_folding=True)
+        onnx.checker.check_model(tmp)
+        os.replace(tmp, os.path.join(folder, fname))
+        meta["opsets"][str(opset)] = {"file": fname, "feature_tensor": onnx_feature_tensor(os.path.join(folder, fname))}
+        files.append(fname)
+
+    meta["files"] = files
+    meta["export_seconds"] = round(time.time() - start, 1)
+    with open(meta_path + ".tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(meta_path + ".tmp", meta_path)
+    print(f"{name}: exported in {meta['export_seconds']} s ({n_bn} BatchNorms randomised)", file=sys.stderr)
+    return meta
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out_dir")
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--opsets", default="11,13")
+    p.add_argument("--batches", default="1,8")
+    args = p.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    opsets = [int(o) for o in args.opsets.split(",") if o]
+    batches = [int(b) for b in args.batches.split(",") if b]
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        p.error(f"unknown model(s) {unknown}; known: {list(MODELS)}")
+    argkey = f"{script_hash()}:{opsets}:{batches}"
+    index = {m: export_model(m, args.out_dir, opsets, batches, argkey) for m in models}
+    with open(os.path.join(args.out_dir, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

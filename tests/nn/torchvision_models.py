@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""xfer's outputs on whole torchvision models equal PyTorch's on the same inputs.
+
+The models (InceptionV3, ResNet50, VGG16, GoogLeNet, SqueezeNet 1.1, MobileNetV2, DenseNet121, fixed random
+weights and BatchNorm statistics) are exported by tests/nn/torchvision_export.py at opsets 11 and 13 with a
+dynamic batch dimension, into a cache in the build tree; PyTorch's logits and features (the input of the final
+classifier) at batch 1 and 8 are the independent answer. For every case `xfer model run` must agree:
+max |xfer - torch| <= 1e-4 * max |torch|.
+
+Which cases run in CI (the budget is 4 minutes on 2 cores, export included): every model at batch 1 on both
+opsets, and batch 8 on opset 13 for all models except VGG16, whose batch 8 adds the most time and no operator
+the others do not cover (its batch-1 run still checks it). `--full` runs every model, opset and batch.
+The feature layer is compared too when `xfer model run` can cut the graph at a named tensor (--layer).
+
+Usage: torchvision_models.py [--full] [--models a,b] [--keep]   (env: XFER_BINARY, XFER_BUILD_DIR)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALL_MODELS = ["inception_v3", "resnet50", "vgg16", "googlenet", "squeezenet1_1", "mobilenet_v2", "densenet121"]
+OPSETS = [11, 13]
+BATCHES = [1, 8]
+REL_TOL = 1e-4
+
+
+def ci_cases(models):
+    cases = [(m, o, 1) for m in models for o in OPSETS]
+    cases += [(m, 13, 8) for m in models if m != "vgg16"]
+    return cases
+
+
+def full_cases(models):
+    return [(m, o, b) for m in models for o in OPSETS for b in BATCHES]
+
+
+def compare(got_path, want):
+    got = np.load(got_path)
+    if got.shape != want.shape:
+        return None, f"shape {got.shape}, PyTorch {want.shape}"
+    if not np.all(np.isfinite(got)):
+        return None, "non-finite values in xfer's output"
+    diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+    return diff, None
+
+
+def run_xfer(xfer, args):
+    start = time.time()
+    proc = subprocess.run([xfer, "model", "run"] + args, capture_output=True, text=True, timeout=600)
+    return proc, time.time() - start
+
+
+def supports_layer(xfer):
+    proc = subprocess.run([xfer, "model", "run", "--help"], capture_output=True, text=True)
+    return proc.returncode == 0 and "--layer" in proc.stdout
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--full", action="store_true", help="every model x opset x batch")
+    p.add_argument("--models", default=",".join(ALL_MODELS))
+    p.add_argument("--keep", action="store_true", help="keep xfer's outputs (printed folder)")
+    args = p.parse_args()
+    xfer = os.environ.get("XFER_BINARY", "xfer")
+    build = os.environ.get("XFER_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
+    cache = os.path.join(build, "torchvision-models")
+    models = [m for m in args.models.split(",") if m]
+
+    start = time.time()
+    subprocess.run([sys.executable, os.path.join(HERE, "torchvision_export.py"), cache, "--models", ",".join(models),
+                    "--opsets", ",".join(map(str, OPSETS)), "--batches", ",".join(map(str, BATCHES))], check=True)
+    print(f"export/cache: {time.time() - start:.1f} s", flush=True)
+
+    with_layer = supports_layer(xfer)
+    if not with_layer:
+        print("features: not compared (xfer model run has no --layer option yet); not counted", flush=True)
+
+    cases = full_cases(models) if args.full else ci_cases(models)
+    passed = failed = 0
+    out_dir = tempfile.mkdtemp(prefix="xfer-torchvision-")
+    print(f"{'model':14} {'opset':>5} {'batch':>5} {'what':8} {'max|diff|':>10} {'max|torch|':>10} "
+          f"{'diff/max':>9} {'s':>5}  result", flush=True)
+    for model, opset, batch in cases:
+        with open(os.path.join(cache, model, "meta.json")) as f:
+            meta = json.load(f)
+        entry = meta["batches"][str(batch)]
+        onnx_file = os.path.join(cache, model, meta["opsets"][str(opset)]["file"])
+        inp = os.path.join(cache, model, entry["input"])
+        checks = [("logits", entry["logits"], [])]
+        feature_tensor = meta["opsets"][str(opset)]["feature_tensor"]
+        if with_layer and "features" in entry and feature_tensor:
+            checks.append(("features", entry["features"], ["--layer", feature_tensor]))
+        for what, ref_name, extra in checks:
+            want = np.load(os.path.join(cache, model, ref_name))
+            out = os.path.join(out_dir, f"{model}_op{opset}_b{batch}_{what}.npy")
+            proc, secs = run_xfer(xfer, [onnx_file, "--input", inp, "--out", out] + extra)
+            scale = float(np.max(np.abs(want)))
+            if proc.returncode != 0:
+                failed += 1
+                msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+                print(f"{model:14} {opset:5} {batch:5} {what:8} {'-':>10} {scale:10.3g} {'-':>9} {secs:5.1f}  "
+                      f"FAIL: exit {proc.returncode}: {msg}", flush=True)
+                continue
+            diff, problem = compare(out, want)
+            ok = problem is None and diff <= REL_TOL * scale
+            passed += ok
+            failed += not ok
+            shown = f"{diff:10.3g} {scale:10.3g} {diff / scale:9.2e}" if diff is not None else \
+                f"{'-':>10} {scale:10.3g} {'-':>9}"
+            verdict = "ok" if ok else f"FAIL: {problem or f'diff > {REL_TOL:g} x max|torch|'}"
+            print(f"{model:14} {opset:5} {batch:5} {what:8} {shown} {secs:5.1f}  {verdict}", flush=True)
+    if not args.keep:
+        for f in os.listdir(out_dir):
+            os.remove(os.path.join(out_dir, f))
+        os.rmdir(out_dir)
+    else:
+        print(f"outputs kept in {out_dir}")
+    print(f"total {time.time() - start:.1f} s")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
