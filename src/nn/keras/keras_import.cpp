@@ -20,6 +20,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace keras;
 
+// The ONNX opset whose operator semantics the translated graph follows (Clip/Pad/Slice take tensor inputs).
+constexpr int64_t kKerasOpset = 13;
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -113,7 +116,7 @@ void set_input_metadata(Graph& g, const std::string& preprocessing, const std::s
 Graph from_config(const json& model_config, const KerasWeights& weights, const std::string& origin,
                   const std::string& format, const std::string& producer) {
   Graph g = build_keras_graph(model_config, weights, origin);
-  g.source = ModelSource{format, origin, 0, producer};
+  g.source = ModelSource{format, origin, kKerasOpset, producer};
   std::string arch = recognise_architecture(model_config);
   const BuiltinInfo* info = arch.empty() ? nullptr : find_builtin(arch);
   set_input_metadata(g, info ? info->preprocessing : "none", head_input_layer(model_config));
@@ -173,7 +176,7 @@ Graph import_weights_only(const KerasH5& h5, const std::string& path, const std:
       auto arch_layers = weighted_layers_of(config);
       if (arch_layers == file_layers) {
         Graph g = build_keras_graph(config, h5.weights, path);
-        g.source = ModelSource{"keras-h5", path, 0, h5.keras_version.empty() ? "" : "keras " + h5.keras_version};
+        g.source = ModelSource{"keras-h5", path, kKerasOpset, h5.keras_version.empty() ? "" : "keras " + h5.keras_version};
         set_input_metadata(g, b->preprocessing, top ? b->top_feature_layer : b->notop_feature_layer);
         g.metadata["architecture"] = b->name;
         g.metadata["include_top"] = top ? "true" : "false";

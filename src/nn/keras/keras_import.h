@@ -5,13 +5,17 @@
 // Conventions of the graph this returns:
 //  - The graph's one input is NHWC float32 [N, H, W, C], exactly what the Keras model takes (already
 //    preprocessed: metadata["preprocessing"] says how). A Transpose to NCHW follows it; every spatial layer
-//    is an NCHW ONNX op with OIHW weights; spatial outputs are transposed back to NHWC, so every Keras layer's
-//    value keeps Keras' own layout and is named after the Keras layer (node names = Keras layer names).
+//    is an NCHW ONNX op with OIHW weights.
+//  - Inside the graph every 4-D value is NCHW and carries its Keras layer's name (the layer's last node has that
+//    name too), so `--layer mixed5 --pool avg` pools axes 2 and 3 exactly as for ONNX models and gives Keras'
+//    channel order. A 4-D model output is transposed back to NHWC (value "<layer>/nhwc").
+//  - source.opset = 13: the ops follow ONNX opset 13 (Clip, Pad and Slice take tensor inputs).
 //  - TF 'same' padding becomes explicit asymmetric pads (the extra pixel at the bottom/right).
 //  - metadata: "input_width", "input_height", "input_channels", "preprocessing" ("tf": x/127.5-1,
 //    "caffe": BGR minus ImageNet means, "torch", or "none"), "input_layout" = "nhwc",
-//    "default_feature_layer" (a Keras layer name), "keras_class_name" (Functional/Sequential).
-//  - Only the layers listed in keras_layers.cpp are accepted; any other class, Lambda or custom object is an
+//    "default_feature_layer" (a Keras layer name), "keras_class_name" (Model/Functional/Sequential),
+//    "architecture" when the layers are a recognised keras.applications model.
+//  - Only the layers listed in keras_graph.cpp (supported_keras_layers()) are accepted; any other class, Lambda or custom object is an
 //    Error naming the layer and its class. No code from a model file is ever run.
 #include <string>
 #include <vector>
