@@ -443,10 +443,10 @@ Value Builder::cropping(const Layer& l) {
   if (in.shape[2] < 0 || in.shape[3] < 0) layer_fail(l, "cropping needs a known input size");
   int64_t h = in.shape[2] - c[0] - c[1], w = in.shape[3] - c[2] - c[3];
   if (h <= 0 || w <= 0) layer_fail(l, "cropping removes the whole image");
-  std::vector<std::string> inputs = {in.name, init(l.name + "/starts", int64_tensor({c[0], c[2]})),
-                                     init(l.name + "/ends", int64_tensor({c[0] + h, c[2] + w})),
-                                     init(l.name + "/axes", int64_tensor({2, 3}))};
-  return Value{node("Slice", l.name, inputs, {}, l.name), {in.shape[0], in.shape[1], h, w}};
+  // Pad with negative pads crops (ONNX Pad, opset 11+), keeping to ops every engine path has.
+  std::string pads = init(l.name + "/pads", int64_tensor({0, 0, -c[0], -c[2], 0, 0, -c[1], -c[3]}));
+  return Value{node("Pad", l.name, {in.name, pads}, {{"mode", std::string("constant")}}, l.name),
+               {in.shape[0], in.shape[1], h, w}};
 }
 
 Value Builder::concatenate(const Layer& l) {

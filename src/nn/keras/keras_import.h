@@ -9,7 +9,8 @@
 //  - Inside the graph every 4-D value is NCHW and carries its Keras layer's name (the layer's last node has that
 //    name too), so `--layer mixed5 --pool avg` pools axes 2 and 3 exactly as for ONNX models and gives Keras'
 //    channel order. A 4-D model output is transposed back to NHWC (value "<layer>/nhwc").
-//  - source.opset = 13: the ops follow ONNX opset 13 (Clip, Pad and Slice take tensor inputs).
+//  - source.opset = 13: the ops follow ONNX opset 13 (Clip and Pad take tensor inputs; Cropping2D is a Pad with
+//    negative pads).
 //  - TF 'same' padding becomes explicit asymmetric pads (the extra pixel at the bottom/right).
 //  - metadata: "input_width", "input_height", "input_channels", "preprocessing" ("tf": x/127.5-1,
 //    "caffe": BGR minus ImageNet means, "torch", or "none"), "input_layout" = "nhwc",
