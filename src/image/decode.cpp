@@ -162,7 +162,7 @@ struct PngHeader {
 
 void png_read_from_memory(png_structp png, png_bytep out, size_t count) {
   auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
-  if (source->size - source->position < count) png_error(png, "truncated PNG file (unexpected end of data)");
+  if (source->size - source->position < count) png_error(png, "unexpected end of data");
   std::memcpy(out, source->data + source->position, count);
   source->position += count;
 }
@@ -250,7 +250,7 @@ DecodedImage decode_png(std::span<const uint8_t> bytes, const std::string& name,
   bool row_bytes_ok = true;
   if (!png_read_pixels(png, info, rows.data(), row_bytes, &header, &row_bytes_ok)) {
     std::string message = source.message;
-    if (message.find("truncated") != std::string::npos || message.find("Not enough") != std::string::npos)
+    if (message.find("unexpected end of data") != std::string::npos || message.find("Not enough") != std::string::npos)
       image_fail(name, fmt::format("truncated PNG file ({})", message));
     image_fail(name, fmt::format("corrupt PNG data ({})", message));
   }
