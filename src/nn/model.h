@@ -1,0 +1,94 @@
+#pragma once
+// The inference engine: a compiled, immutable Model and a per-run execution context Run (ncnn's Net/Extractor).
+//
+//   auto model = nn::Model::compile(nn::import_onnx("inception_v3.onnx"), {.outputs = {"layer"}});
+//   nn::Run run(model);                      // one per thread; reuses its buffers across calls
+//   std::vector<nn::Tensor> out = run.forward({{"input", images}});   // images: NCHW float32, C-order
+//
+// Compile runs the graph passes (cut after the requested outputs, Identity/Dropout removed, BatchNormalization
+// folded into Conv, activations fused as oneDNN post-ops). Execution plans are built per input shape the first
+// time that shape is run: constants folded (including Shape/Gather/Concat/Reshape chains, since the shapes are
+// then concrete), oneDNN primitives created with format_tag::any so activations stay in blocked layouts from
+// conv to conv, weights reordered once into the layout each primitive chose, and an arena memory plan computed
+// so a Run touches the same activation buffers on every call. Ops oneDNN does not cover run on their plain
+// reference kernels (nn/reference_ops.h); unsupported ops are an UnsupportedError at compile time.
+//
+// Thread safety: a Model may be shared by any number of threads; each thread uses its own Run.
+// Tensors in and out are plain C-order (row-major) tensors in the graph's layout (NCHW for ONNX).
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "nn/graph.h"
+
+namespace xfer::nn {
+
+enum class Precision { fp32, bf16 };
+Precision precision_from_string(const std::string& s);  // "fp32" | "bf16"; anything else is a UsageError
+const char* to_string(Precision p);
+
+struct CompileOptions {
+  std::vector<std::string> outputs;    // value or node names; empty: the graph's own outputs
+  Precision precision = Precision::fp32;  // bf16: oneDNN bf16 kernels, weights converted once at load
+  bool reference_only = false;         // run every node on its reference kernel (tests, debugging)
+  bool optimize = true;                // the fusion passes; false keeps the graph as imported
+};
+
+struct Plan;
+struct RunState;
+
+class Model {
+ public:
+  static std::shared_ptr<const Model> compile(Graph graph, const CompileOptions& options = {});
+  ~Model();
+
+  const Graph& graph() const { return graph_; }  // after the passes
+  const CompileOptions& options() const { return options_; }
+  const std::vector<ValueInfo>& inputs() const { return graph_.inputs; }
+  const std::vector<ValueInfo>& outputs() const { return graph_.outputs; }
+
+  // The plan for these input shapes, built on first use (internal; used by Run).
+  std::shared_ptr<Plan> plan_for(const std::map<std::string, Tensor>& inputs, RunState& state,
+                                 std::vector<Tensor>& outputs) const;
+
+ private:
+  Model() = default;
+  Graph graph_;
+  CompileOptions options_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::shared_ptr<Plan>> plans_;  // by input-shape key
+};
+
+class Run {
+ public:
+  explicit Run(std::shared_ptr<const Model> model);
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  // inputs by graph input name; returns the model's outputs in order. A single-input model also accepts "".
+  std::vector<Tensor> forward(const std::map<std::string, Tensor>& inputs);
+  // Convenience for one float32 input: `input` holds shape's element count values.
+  std::vector<Tensor> forward(const float* input, const std::vector<int64_t>& shape);
+
+  const Model& model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<RunState> state_;
+};
+
+// Architecture facts for `model info`.
+struct ModelStats {
+  int64_t parameters = 0;       // elements of float initializers
+  double flops_per_image = 0;   // 2 x multiply-adds of Conv/Gemm/MatMul at batch 1
+  std::map<std::string, std::vector<int64_t>> shapes;  // every value's shape at batch 1
+};
+ModelStats model_stats(const std::shared_ptr<const Model>& model);
+
+// oneDNN's dispatched ISA (e.g. "avx512_core_bf16") after a primitive was created.
+std::string effective_isa();
+
+}  // namespace xfer::nn

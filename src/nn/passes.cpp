@@ -1,0 +1,215 @@
+#include "nn/passes.h"
+
+#include <cmath>
+#include <map>
+
+#include "nn/errors.h"
+
+namespace xfer::nn {
+namespace {
+
+std::map<std::string, int> consumer_counts(const Graph& g) {
+  std::map<std::string, int> counts;
+  for (const auto& n : g.nodes)
+    for (const auto& in : n.inputs) ++counts[in];
+  for (const auto& out : g.outputs) counts[out.name] += 1000;  // an output is never fused away
+  return counts;
+}
+
+void rename_input(Graph& g, const std::string& from, const std::string& to) {
+  for (auto& n : g.nodes)
+    for (auto& in : n.inputs)
+      if (in == from) in = to;
+}
+
+bool is_float_const(const Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  return it != g.initializers.end() && it->second.type == DataType::float32;
+}
+
+// Folds y = (conv(x) - mean) / sqrt(var + eps) * scale + b into the conv's weights and bias.
+bool fold_batch_norm(Graph& g, Node& conv, const Node& bn) {
+  if (bn.inputs.size() < 5 || bn.attr_int("training_mode", 0) != 0) return false;
+  for (size_t i = 1; i < 5; ++i) if (!is_float_const(g, bn.inputs[i])) return false;
+  if (!is_float_const(g, conv.inputs[1])) return false;
+  if (conv.inputs.size() > 2 && !conv.inputs[2].empty() && !is_float_const(g, conv.inputs[2])) return false;
+  const Tensor& w = g.initializers.at(conv.inputs[1]);
+  int64_t M = w.shape.empty() ? 0 : w.shape[0];
+  const Tensor &scale = g.initializers.at(bn.inputs[1]), &shift = g.initializers.at(bn.inputs[2]),
+               &mean = g.initializers.at(bn.inputs[3]), &var = g.initializers.at(bn.inputs[4]);
+  for (const Tensor* t : {&scale, &shift, &mean, &var}) if (t->element_count() != M) return false;
+  double eps = bn.attr_float("epsilon", 1e-5f);
+  Tensor nw = Tensor::zeros(DataType::float32, w.shape), nb = Tensor::zeros(DataType::float32, {M});
+  int64_t per = w.element_count() / std::max<int64_t>(M, 1);
+  const float* old_b = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? g.initializers.at(conv.inputs[2]).data<float>() : nullptr;
+  for (int64_t m = 0; m < M; ++m) {
+    double k = scale.data<float>()[m] / std::sqrt(static_cast<double>(var.data<float>()[m]) + eps);
+    for (int64_t i = 0; i < per; ++i) nw.mutable_data<float>()[m * per + i] = static_cast<float>(w.data<float>()[m * per + i] * k);
+    double b = old_b ? old_b[m] : 0.0;
+    nb.mutable_data<float>()[m] = static_cast<float>((b - mean.data<float>()[m]) * k + shift.data<float>()[m]);
+  }
+  std::string wname = conv.name + "/folded_weights", bname = conv.name + "/folded_bias";
+  g.initializers[wname] = nw;
+  g.initializers[bname] = nb;
+  conv.inputs.resize(3);
+  conv.inputs[1] = wname;
+  conv.inputs[2] = bname;
+  return true;
+}
+
+// The activation a conv can apply to its output, with ONNX's alpha/beta; false when not fusable.
+bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::string& act, float& alpha, float& beta) {
+  act = n.op_type;
+  alpha = beta = 0;
+  if (act == "Relu" || act == "Sigmoid" || act == "Tanh" || act == "HardSwish") return true;
+  if (act == "LeakyRelu") { alpha = n.attr_float("alpha", 0.01f); return true; }
+  if (act == "HardSigmoid") { alpha = n.attr_float("alpha", 0.2f); beta = n.attr_float("beta", 0.5f); return true; }
+  if (act == "Clip") {
+    alpha = -INFINITY;
+    beta = INFINITY;
+    if (opset < 11) {
+      alpha = n.attr_float("min", -INFINITY);
+      beta = n.attr_float("max", INFINITY);
+      return true;
+    }
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      if (n.inputs[i].empty()) continue;
+      if (!is_float_const(g, n.inputs[i]) || g.initializers.at(n.inputs[i]).element_count() != 1) return false;
+      (i == 1 ? alpha : beta) = g.initializers.at(n.inputs[i]).data<float>()[0];
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string resolve_layer(const Graph& g, const std::string& layer) {
+  for (const auto& in : g.inputs) if (in.name == layer) return layer;
+  for (const auto& n : g.nodes)
+    for (const auto& out : n.outputs) if (out == layer) return layer;
+  for (const auto& n : g.nodes) if (n.name == layer && !n.outputs.empty()) return n.outputs[0];
+  std::string examples;
+  for (size_t i = g.nodes.size(), k = 0; i-- > 0 && k < 5; ++k) examples += (k ? ", " : "") + g.nodes[i].outputs.at(0);
+  fail("{}: no layer or tensor named '{}' (e.g. {})", g.source.path, layer, examples);
+}
+
+void cut_graph(Graph& g, const std::vector<std::string>& outputs) {
+  if (outputs.empty()) return;
+  std::vector<ValueInfo> new_outputs;
+  std::set<std::string> needed;
+  for (const auto& o : outputs) {
+    std::string name = resolve_layer(g, o);
+    ValueInfo info;
+    info.name = name;
+    for (const auto& existing : g.outputs) if (existing.name == name) info = existing;
+    new_outputs.push_back(info);
+    needed.insert(name);
+  }
+  std::vector<Node> kept;
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    Node& n = g.nodes[i];
+    bool used = false;
+    for (const auto& out : n.outputs) used = used || needed.count(out);
+    if (!used) continue;
+    for (const auto& in : n.inputs) needed.insert(in);
+    kept.push_back(std::move(n));
+  }
+  g.nodes.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
+  g.outputs = std::move(new_outputs);
+  std::vector<ValueInfo> inputs;
+  for (auto& in : g.inputs) if (needed.count(in.name)) inputs.push_back(in);
+  g.inputs = std::move(inputs);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();)
+    it = needed.count(it->first) ? std::next(it) : g.initializers.erase(it);
+}
+
+std::string pool_output(Graph& g, const std::string& output, int64_t output_rank, const std::string& pool) {
+  if (pool != "avg" && pool != "max" && pool != "none") usage_fail("--pool must be avg, max or none, not '{}'", pool);
+  if (pool == "none" || output_rank != 4) return output;
+  Node p;
+  p.name = output + "/global_" + pool + "_pool";
+  p.op_type = pool == "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
+  p.inputs = {output};
+  p.outputs = {p.name};
+  Node f;
+  f.name = output + "/pooled";
+  f.op_type = "Flatten";
+  f.inputs = {p.name};
+  f.outputs = {f.name};
+  g.nodes.push_back(p);
+  g.nodes.push_back(f);
+  for (auto& o : g.outputs)
+    if (o.name == output) o = ValueInfo{f.name, DataType::float32, {}};
+  return f.name;
+}
+
+void simplify_for_inference(Graph& g) {
+  int64_t opset = g.source.opset;
+  // Identity / Dropout: consumers read the input directly.
+  {
+    auto counts = consumer_counts(g);
+    std::vector<Node> kept;
+    for (auto& n : g.nodes) {
+      bool passthrough = n.op_type == "Identity" ||
+                         (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1].empty()) && n.inputs.size() < 3);
+      if (passthrough && !n.inputs.empty() && counts[n.outputs[0]] < 1000) {
+        rename_input(g, n.outputs[0], n.inputs[0]);
+        continue;
+      }
+      kept.push_back(std::move(n));
+    }
+    g.nodes = std::move(kept);
+  }
+  // Producer index after the passthrough removal.
+  auto counts = consumer_counts(g);
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (n.inputs.empty()) continue;
+    auto it = producer.find(n.inputs[0]);
+    if (it == producer.end() || removed[it->second]) continue;
+    Node& conv = g.nodes[it->second];
+    if (conv.op_type != "Conv" || counts[n.inputs[0]] != 1 || conv.outputs.size() != 1) continue;
+    bool fused = false;
+    if (n.op_type == "BatchNormalization" && !conv.has_attr("_activation") && (n.outputs.size() == 1)) {
+      fused = fold_batch_norm(g, conv, n);
+    } else {
+      std::string act;
+      float alpha, beta;
+      if (!conv.has_attr("_activation") && fusable_activation(g, n, opset, act, alpha, beta)) {
+        conv.attributes["_activation"] = act;
+        conv.attributes["_alpha"] = alpha;
+        conv.attributes["_beta"] = beta;
+        fused = true;
+      }
+    }
+    if (fused) {
+      conv.outputs[0] = n.outputs[0];
+      producer[n.outputs[0]] = it->second;
+      removed[i] = true;
+    }
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
+    bool used = false;
+    for (const auto& n : g.nodes) for (const auto& in : n.inputs) used = used || in == it->first;
+    it = used ? std::next(it) : g.initializers.erase(it);
+  }
+}
+
+std::string default_feature_layer(const Graph& g) {
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const Node& n = g.nodes[i];
+    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && !n.inputs.empty() && !g.initializers.count(n.inputs[0]))
+      return n.inputs[0];
+  }
+  return g.outputs.at(0).name;
+}
+
+}  // namespace xfer::nn
