@@ -65,7 +65,8 @@ def tiny_functional():
                [c1], [("depthwise_kernel", w(3, 3, 8, 2)), ("bias", w(16))])
     b1 = m.add("BatchNormalization", "bn", {"axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": True,
                                             "scale": True}, [d1], bn_weights(16))
-    r1 = m.add("ReLU", "leaky6", {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.0}, [b1])
+    # TF.js's ReLU layer implements max_value only (it ignores negative_slope and threshold): see tiny_leaky_relu.
+    r1 = m.add("ReLU", "relu6b", {"max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}, [b1])
     s1 = m.add("SeparableConv2D", "sep", dict(conv_cfg(12, 3, 2, "same", "sigmoid"), depth_multiplier=1), [r1],
                [("depthwise_kernel", w(3, 3, 16, 1)), ("pointwise_kernel", w(1, 1, 16, 12)), ("bias", w(12))])  # 5x5
     mp = m.add("MaxPooling2D", "maxpool", {"pool_size": [3, 3], "strides": [1, 1], "padding": "same",
@@ -107,6 +108,14 @@ def tiny_sequential():
     m = Model("tiny_sequential")
     m.weights = [(n, np.asarray(a, dtype=np.float32)) for n, a in weights]
     return m, {"class_name": "Sequential", "config": layers}, ["rs", "flat", "output"]
+
+
+def tiny_leaky_relu():
+    """ReLU(max_value, negative_slope): checked against Keras' formula in numpy, since TF.js ignores the slope."""
+    m = Model("tiny_leaky_relu")
+    x = m.input("input_1", [4, 5, 3])
+    r = m.add("ReLU", "leaky6", {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.0}, [x])
+    return m, m.config(r), ["output"]
 
 
 def tiny_elu():
@@ -162,6 +171,9 @@ def main():
     ms, cfgs, probes = tiny_sequential()
     write(out, "sequential", ms, cfgs)
     layers["sequential"] = probes
+    ml, cfgl, probel = tiny_leaky_relu()
+    write(out, "leaky_relu", ml, cfgl)
+    layers["leaky_relu"] = probel
     me, cfge, probee = tiny_elu()
     write(out, "elu", me, cfge)
     layers["elu"] = probee

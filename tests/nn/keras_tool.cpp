@@ -2,6 +2,11 @@
 // TF.js, h5py and Keras' own model_config).
 //   keras_tool config NAME [top]         the built-in architecture's model_config JSON (stdout)
 //   keras_tool graph MODEL               a JSON summary of the imported graph (stdout); errors on stderr, exit 1
+//   keras_tool run MODEL IN.npy OUT_DIR LAYER[:avg]... [--reference]
+//       runs the imported graph on the engine (nn::Model) for NHWC float32 inputs and writes each layer to
+//       OUT_DIR/<layer>.npy in Keras' layout (4-D values transposed back to NHWC) or, with :avg, averaged over
+//       H and W (Keras' pooling='avg') as OUT_DIR/<layer>_avg.npy; "output" is the model's output.
+//       --reference runs every node on the engine's reference kernels instead of oneDNN.
 #include <iostream>
 #include <map>
 
@@ -9,7 +14,10 @@
 
 #include "nn/keras/keras_builtin.h"
 #include "nn/keras/keras_import.h"
+#include "nn/model.h"
+#include "nn/reference_ops.h"
 #include "util/error.h"
+#include "util/npy.h"
 
 namespace {
 
@@ -34,6 +42,76 @@ nlohmann::json summary(const xfer::nn::Graph& g) {
   return j;
 }
 
+// NCHW -> NHWC, or the mean over H and W.
+std::pair<std::vector<float>, std::vector<int64_t>> keras_view(const xfer::nn::Tensor& t, bool avg) {
+  std::vector<float> f = xfer::nn::to_float_vector(t);
+  if (t.shape.size() != 4) {
+    if (avg) xfer::fail("--layer :avg needs a 4-D value, got rank {}", t.shape.size());
+    return {f, t.shape};
+  }
+  const int64_t n = t.shape[0], c = t.shape[1], h = t.shape[2], w = t.shape[3];
+  if (avg) {
+    std::vector<float> out(static_cast<size_t>(n * c));
+    for (int64_t i = 0; i < n * c; ++i) {
+      double sum = 0;
+      for (int64_t j = 0; j < h * w; ++j) sum += f[static_cast<size_t>(i * h * w + j)];
+      out[static_cast<size_t>(i)] = static_cast<float>(sum / static_cast<double>(h * w));
+    }
+    return {out, {n, c}};
+  }
+  std::vector<float> out(f.size());
+  for (int64_t a = 0; a < n; ++a)
+    for (int64_t k = 0; k < c; ++k)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+          out[static_cast<size_t>(((a * h + y) * w + x) * c + k)] = f[static_cast<size_t>(((a * c + k) * h + y) * w + x)];
+  return {out, {n, h, w, c}};
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> layers;
+  bool reference = false;
+  for (int i = 5; i < argc; ++i) {
+    if (std::string(argv[i]) == "--reference") reference = true;
+    else layers.push_back(argv[i]);
+  }
+  xfer::nn::Graph g = xfer::nn::import_keras_model(argv[2]);
+  xfer::NpyArray x = xfer::read_npy(argv[3]);
+  std::vector<float> input = x.to_float32();
+  xfer::nn::CompileOptions options;
+  options.reference_only = reference;
+  std::vector<bool> pooled;
+  for (const auto& l : layers) {
+    auto colon = l.find(':');
+    std::string name = l.substr(0, colon);
+    options.outputs.push_back(name == "output" ? g.outputs.at(0).name : name);
+    pooled.push_back(colon != std::string::npos && l.substr(colon + 1) == "avg");
+  }
+  auto model = xfer::nn::Model::compile(std::move(g), options);
+  xfer::nn::Run runner(model);
+  // One image at a time: the per-image results must not depend on batching.
+  std::vector<std::vector<float>> rows(layers.size());
+  std::vector<std::vector<int64_t>> shapes(layers.size());
+  const int64_t per = x.element_count() / x.shape.at(0);
+  for (int64_t i = 0; i < x.shape[0]; ++i) {
+    std::vector<int64_t> shape = x.shape;
+    shape[0] = 1;
+    auto outs = runner.forward(input.data() + i * per, shape);
+    if (outs.size() != layers.size()) xfer::fail("engine returned {} outputs for {} layers", outs.size(), layers.size());
+    for (size_t k = 0; k < outs.size(); ++k) {
+      auto [values, s] = keras_view(outs[k], pooled[k]);
+      rows[k].insert(rows[k].end(), values.begin(), values.end());
+      shapes[k] = s;
+    }
+  }
+  for (size_t k = 0; k < layers.size(); ++k) {
+    shapes[k][0] = x.shape[0];
+    std::string name = layers[k].substr(0, layers[k].find(':')) + (pooled[k] ? "_avg" : "");
+    xfer::write_npy(std::string(argv[4]) + "/" + name + ".npy", rows[k].data(), shapes[k]);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,7 +126,8 @@ int main(int argc, char** argv) {
       std::cout << summary(xfer::nn::import_keras_model(argv[2])).dump() << "\n";
       return 0;
     }
-    std::cerr << "usage: keras_tool config NAME [top] | graph MODEL\n";
+    if (cmd == "run" && argc >= 6) return run(argc, argv);
+    std::cerr << "usage: keras_tool config NAME [top] | graph MODEL | run MODEL IN.npy OUT_DIR LAYER[:avg]...\n";
     return 2;
   } catch (const xfer::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
