@@ -16,9 +16,9 @@
 //                      epsilon): clip to [eps, 1 - eps], renormalise each row, mean of -log p_true
 //   confusion_matrix   confusion_matrix(labels=range(K)): rows true class, columns predicted class
 //
-// Where sklearn raises instead (a class with no positive or no negative row in y_true), that class's ROC AUC and
-// average precision are NaN (null in JSON) and the macro means are taken over the classes where they are defined;
-// roc_auc / pr_auc are NaN when no class defines them.
+// Where sklearn raises instead (a class with no positive or no negative row in y_true), that class's ROC AUC is
+// NaN (null in JSON) and the macro mean is taken over the classes where it is defined (NaN when none is). A class
+// with no positive row has average precision 0, as sklearn 1.2 computes it (with a warning).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,7 +38,7 @@ struct RocCurve {
 // The binary building blocks (positives: y_positive[i] true), for tests and plots.
 RocCurve roc_curve(const std::vector<bool>& y_positive, const std::vector<double>& score);
 double roc_auc(const std::vector<bool>& y_positive, const std::vector<double>& score);          // NaN if undefined
-double average_precision(const std::vector<bool>& y_positive, const std::vector<double>& score);  // NaN if undefined
+double average_precision(const std::vector<bool>& y_positive, const std::vector<double>& score);
 
 struct ClassMetrics {
   double precision = 0.0;
@@ -46,7 +46,7 @@ struct ClassMetrics {
   double f1 = 0.0;
   int64_t support = 0;
   double roc_auc = 0.0;            // one-vs-rest; NaN when undefined
-  double average_precision = 0.0;  // one-vs-rest; NaN when undefined
+  double average_precision = 0.0;  // one-vs-rest
 };
 
 struct AveragedMetrics {

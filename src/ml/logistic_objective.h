@@ -59,6 +59,10 @@ class LogisticObjective {
   Eigen::MatrixXd slot_intercept_;  // kSlots x K
   std::vector<double> slot_loss_;
   std::vector<double> reduce_buffer_;
+  struct ThreadScratch {
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> block, margins, g;
+  };
+  std::vector<ThreadScratch> scratch_;  // one per OpenMP thread
 };
 
 }  // namespace xfer::ml
