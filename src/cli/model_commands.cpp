@@ -1,8 +1,224 @@
-// PLACEHOLDER: replaced by the command's real implementation.
+// xfer model info | run | bench: look inside a model, run it on a raw tensor, and measure its throughput.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "nn/model.h"
+#include "nn/model_file.h"
+#include "nn/passes.h"
+#include "nn/reference_ops.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/npy.h"
 
 namespace xfer::cli {
+namespace {
 
-void add_model_commands(CLI::App& /*app*/) {}
+struct ModelInfoOptions {
+  std::string model;
+  bool json = false;
+};
+
+struct ModelRunOptions {
+  std::string model;
+  std::string input;
+  std::string out;
+  std::string output;  // a tensor or layer name; empty: the model's first output
+  std::string precision = "fp32";
+  int threads = 0;
+};
+
+struct ModelBenchOptions {
+  std::string model;
+  int batch = 1;
+  int threads = 0;
+  std::string precision = "fp32";
+  std::string layer;
+  double seconds = 3.0;
+  bool json = false;
+};
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::vector<std::string> dims;
+  for (auto d : shape) dims.push_back(d < 0 ? "N" : std::to_string(d));
+  return "[" + fmt::format("{}", fmt::join(dims, ",")) + "]";
+}
+
+void run_info(const ModelInfoOptions& o) {
+  nn::Graph graph = nn::load_model_graph(o.model);
+  std::string feature = nn::default_feature_layer(graph);
+  nn::CompileOptions opt;
+  opt.optimize = false;  // describe the model as written, not as fused
+  auto model = nn::Model::compile(graph, opt);
+  auto stats = nn::model_stats(model);
+  const auto& g = model->graph();
+  auto io = [&](const std::vector<nn::ValueInfo>& values) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& v : values) {
+      auto it = stats.shapes.find(v.name);
+      list.push_back({{"name", v.name}, {"type", nn::to_string(v.type)}, {"shape", v.shape},
+                      {"shape_batch1", it == stats.shapes.end() ? std::vector<int64_t>{} : it->second}});
+    }
+    return list;
+  };
+  if (o.json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& n : g.nodes) {
+      auto it = stats.shapes.find(n.outputs.empty() ? "" : n.outputs[0]);
+      layers.push_back({{"name", n.name}, {"op", n.op_type}, {"outputs", n.outputs},
+                        {"shape_batch1", it == stats.shapes.end() ? std::vector<int64_t>{} : it->second}});
+    }
+    nlohmann::json j = {{"file", o.model}, {"format", g.source.format}, {"producer", g.source.producer},
+                        {"opset", g.source.opset}, {"inputs", io(g.inputs)}, {"outputs", io(g.outputs)},
+                        {"layers", layers}, {"layer_count", g.nodes.size()}, {"parameters", stats.parameters},
+                        {"flops_per_image", stats.flops_per_image}, {"default_feature_layer", feature},
+                        {"default_feature_shape", stats.shapes.count(feature) ? stats.shapes[feature] : std::vector<int64_t>{}}};
+    std::cout << j.dump(1) << "\n";
+    return;
+  }
+  fmt::print("model        {}\n", o.model);
+  fmt::print("format       {} (opset {}, producer {})\n", g.source.format, g.source.opset,
+             g.source.producer.empty() ? "?" : g.source.producer);
+  for (const auto& v : g.inputs) fmt::print("input        {} {} {}\n", v.name, nn::to_string(v.type), shape_string(v.shape));
+  for (const auto& v : g.outputs)
+    fmt::print("output       {} {} {}\n", v.name, nn::to_string(v.type),
+               stats.shapes.count(v.name) ? shape_string(stats.shapes[v.name]) : shape_string(v.shape));
+  fmt::print("layers       {}\n", g.nodes.size());
+  fmt::print("parameters   {} ({:.1f} M)\n", stats.parameters, static_cast<double>(stats.parameters) / 1e6);
+  fmt::print("flops/image  {:.3f} G\n", stats.flops_per_image / 1e9);
+  fmt::print("feature      {} {}\n", feature, stats.shapes.count(feature) ? shape_string(stats.shapes[feature]) : "");
+  fmt::print("\n{:<48} {:<20} {}\n", "layer (node)", "op", "output shape (batch 1)");
+  for (const auto& n : g.nodes) {
+    auto it = stats.shapes.find(n.outputs.empty() ? "" : n.outputs[0]);
+    fmt::print("{:<48} {:<20} {}\n", n.name, n.op_type, it == stats.shapes.end() ? "" : shape_string(it->second));
+  }
+}
+
+void run_model(const ModelRunOptions& o) {
+  nn::set_threads(o.threads);
+  NpyArray in = read_npy(o.input);
+  nn::Graph graph = nn::load_model_graph(o.model);
+  if (graph.inputs.size() != 1) fail("{}: the model has {} inputs; model run takes one", o.model, graph.inputs.size());
+  nn::CompileOptions opt;
+  opt.precision = nn::precision_from_string(o.precision);
+  if (!o.output.empty()) opt.outputs = {o.output};
+  else opt.outputs = {graph.outputs.at(0).name};
+  auto model = nn::Model::compile(std::move(graph), opt);
+  nn::Tensor input;
+  const auto& declared = model->inputs().at(0);
+  if (declared.type != nn::DataType::float32) fail("{}: input '{}' is {}; model run feeds float32", o.model, declared.name, nn::to_string(declared.type));
+  std::vector<float> values = in.to_float32();
+  input = nn::make_float_tensor(in.shape, values.data());
+  nn::Run run(model);
+  auto start = std::chrono::steady_clock::now();
+  auto outputs = run.forward({{declared.name, input}});
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const nn::Tensor& out = outputs.at(0);
+  std::vector<float> data = nn::to_float_vector(out);
+  write_npy(o.out, data.data(), out.shape);
+  spdlog::info("{}: {} {} -> {} {} in {:.1f} ms", o.model, declared.name, shape_string(in.shape),
+               model->outputs().at(0).name, shape_string(out.shape), ms);
+}
+
+void run_bench(const ModelBenchOptions& o) {
+  if (o.batch < 1) usage_fail("--batch must be at least 1");
+  nn::set_threads(o.threads);
+  nn::Graph graph = nn::load_model_graph(o.model);
+  if (graph.inputs.size() != 1) fail("{}: the model has {} inputs; model bench takes one", o.model, graph.inputs.size());
+  nn::CompileOptions opt;
+  opt.precision = nn::precision_from_string(o.precision);
+  opt.outputs = {o.layer.empty() ? graph.outputs.at(0).name : o.layer};
+  auto load_start = std::chrono::steady_clock::now();
+  auto model = nn::Model::compile(std::move(graph), opt);
+  const auto& declared = model->inputs().at(0);
+  std::vector<int64_t> shape = declared.shape;
+  if (shape.empty()) fail("{}: input '{}' has no declared shape", o.model, declared.name);
+  shape[0] = o.batch;
+  for (size_t i = 1; i < shape.size(); ++i)
+    if (shape[i] < 1) fail("{}: input '{}' has an unknown dimension {}", o.model, declared.name, i);
+  nn::Tensor input = nn::Tensor::zeros(nn::DataType::float32, shape);
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < input.element_count(); ++i) input.mutable_data<float>()[i] = dist(rng);
+  nn::Run run(model);
+  run.forward({{declared.name, input}});  // builds the plan (primitives, weights), first touch of the buffers
+  run.forward({{declared.name, input}});  // warm-up
+  double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
+  std::vector<double> times;
+  auto bench_start = std::chrono::steady_clock::now();
+  while (times.size() < 3 || (std::chrono::duration<double>(std::chrono::steady_clock::now() - bench_start).count() < o.seconds && times.size() < 1000)) {
+    auto t0 = std::chrono::steady_clock::now();
+    run.forward({{declared.name, input}});
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  double median = times[times.size() / 2];
+  double mean = 0;
+  for (double t : times) mean += t;
+  mean /= static_cast<double>(times.size());
+  double images_per_s = o.batch * 1000.0 / median;
+  std::string isa = nn::effective_isa();
+  if (o.json) {
+    nlohmann::json j = {{"model", o.model}, {"batch", o.batch}, {"threads", o.threads}, {"precision", o.precision},
+                        {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
+                        {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
+                        {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()}};
+    std::cout << j.dump() << "\n";
+  } else {
+    fmt::print("model        {}\n", o.model);
+    fmt::print("batch        {} (threads {}, precision {}, oneDNN ISA {})\n", o.batch,
+               o.threads > 0 ? std::to_string(o.threads) : "default", o.precision, isa);
+    fmt::print("images/s     {:.2f}\n", images_per_s);
+    fmt::print("ms/batch     {:.2f} median, {:.2f} min, {:.2f} mean over {} runs\n", median, times.front(), mean, times.size());
+    fmt::print("peak RSS     {:.0f} MB\n", peak_rss_mb());
+  }
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto* model = app.add_subcommand("model", "Inspect, run and benchmark a model (ONNX, Keras)");
+  model->require_subcommand(1);
+
+  auto info = std::make_shared<ModelInfoOptions>();
+  auto* info_cmd = model->add_subcommand("info", "Inputs, outputs, layers, parameters, FLOPs and the default feature layer");
+  info_cmd->add_option("model", info->model, "Model file (.onnx, .h5, model.json) or built-in name")->required();
+  info_cmd->add_flag("--json", info->json, "JSON on stdout");
+  info_cmd->callback([info] { run_info(*info); });
+
+  auto runo = std::make_shared<ModelRunOptions>();
+  auto* run_cmd = model->add_subcommand("run", "Run a model on a raw tensor (.npy, the model's layout: NCHW for ONNX)");
+  run_cmd->add_option("model", runo->model, "Model file or built-in name")->required();
+  run_cmd->add_option("--input", runo->input, "Input tensor (.npy)")->required();
+  run_cmd->add_option("--out", runo->out, "Output tensor (.npy)")->required();
+  run_cmd->add_option("--output,--layer", runo->output, "Tensor or layer to output; the graph is cut after it (default: first output)");
+  run_cmd->add_option("--precision", runo->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  run_cmd->add_option("--threads", runo->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  run_cmd->callback([runo] { run_model(*runo); });
+
+  auto bench = std::make_shared<ModelBenchOptions>();
+  auto* bench_cmd = model->add_subcommand("bench", "Throughput and latency after a warm-up, on random input");
+  bench_cmd->add_option("model", bench->model, "Model file or built-in name")->required();
+  bench_cmd->add_option("--batch", bench->batch, "Images per batch")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--threads", bench->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  bench_cmd->add_option("--precision", bench->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  bench_cmd->add_option("--layer", bench->layer, "Stop at this tensor or layer (default: the model's first output)");
+  bench_cmd->add_option("--seconds", bench->seconds, "Measure for about this long (at least 3 runs)")->check(CLI::PositiveNumber);
+  bench_cmd->add_flag("--json", bench->json, "JSON on stdout: images_per_s, ms_per_batch, peak_rss_mb, isa, ...");
+  bench_cmd->callback([bench] { run_bench(*bench); });
+}
 
 }  // namespace xfer::cli

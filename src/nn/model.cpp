@@ -1,6 +1,7 @@
 #include "nn/model.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -860,6 +861,10 @@ ModelStats model_stats(const std::shared_ptr<const Model>& model) {
     }
   }
   return stats;
+}
+
+void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
 }
 
 std::string effective_isa() {

@@ -88,6 +88,9 @@ struct ModelStats {
 };
 ModelStats model_stats(const std::shared_ptr<const Model>& model);
 
+// Threads for oneDNN's OpenMP runtime (0: leave the default, all cores).
+void set_threads(int threads);
+
 // oneDNN's dispatched ISA (e.g. "avx512_core_bf16") after a primitive was created.
 std::string effective_isa();
 

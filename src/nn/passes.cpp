@@ -127,10 +127,23 @@ void cut_graph(Graph& g, const std::vector<std::string>& outputs) {
 std::string pool_output(Graph& g, const std::string& output, int64_t output_rank, const std::string& pool) {
   if (pool != "avg" && pool != "max" && pool != "none") usage_fail("--pool must be avg, max or none, not '{}'", pool);
   if (pool == "none" || output_rank != 4) return output;
+  std::string spatial = output;
+  auto layout = g.metadata.find("input_layout");
+  if (layout != g.metadata.end() && layout->second == "nhwc") {
+    // Keras graphs keep layer values in NHWC: back to NCHW for the (ONNX-semantics) global pool.
+    Node t;
+    t.name = output + "/to_nchw";
+    t.op_type = "Transpose";
+    t.inputs = {output};
+    t.outputs = {t.name};
+    t.attributes["perm"] = std::vector<int64_t>{0, 3, 1, 2};
+    g.nodes.push_back(t);
+    spatial = t.name;
+  }
   Node p;
   p.name = output + "/global_" + pool + "_pool";
   p.op_type = pool == "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
-  p.inputs = {output};
+  p.inputs = {spatial};
   p.outputs = {p.name};
   Node f;
   f.name = output + "/pooled";

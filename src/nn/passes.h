@@ -14,7 +14,7 @@ namespace xfer::nn {
 void cut_graph(Graph& graph, const std::vector<std::string>& outputs);
 
 // Appends a global average or max pool (and a flatten) after a 4-D output so a spatial layer becomes one vector
-// per image; pool "none" or a non-spatial output leaves the graph unchanged. Returns the new output name.
+// per image (a graph with metadata input_layout=nhwc is pooled over NHWC values); pool "none" or a non-spatial output leaves the graph unchanged. Returns the new output name.
 std::string pool_output(Graph& graph, const std::string& output, int64_t output_rank, const std::string& pool);
 
 // Identity and inference Dropout removed; BatchNormalization folded into the Conv before it; a following
