@@ -80,12 +80,14 @@ int run(int argc, char** argv) {
   std::vector<float> input = x.to_float32();
   xfer::nn::CompileOptions options;
   options.reference_only = reference;
-  std::vector<bool> pooled;
+  std::vector<bool> pooled, nhwc;
   for (const auto& l : layers) {
     auto colon = l.find(':');
     std::string name = l.substr(0, colon);
     options.outputs.push_back(name == "output" ? g.outputs.at(0).name : name);
     pooled.push_back(colon != std::string::npos && l.substr(colon + 1) == "avg");
+    // the model's own 4-D output is already NHWC (keras_import.h); inner values are NCHW
+    nhwc.push_back(name == "output" && g.outputs.at(0).shape.size() == 4);
   }
   auto model = xfer::nn::Model::compile(std::move(g), options);
   xfer::nn::Run runner(model);
@@ -99,7 +101,9 @@ int run(int argc, char** argv) {
     auto outs = runner.forward(input.data() + i * per, shape);
     if (outs.size() != layers.size()) xfer::fail("engine returned {} outputs for {} layers", outs.size(), layers.size());
     for (size_t k = 0; k < outs.size(); ++k) {
-      auto [values, s] = keras_view(outs[k], pooled[k]);
+      if (nhwc[k] && pooled[k]) xfer::fail("output:avg of a 4-D output is not supported by this tool");
+      auto [values, s] = nhwc[k] ? std::pair{xfer::nn::to_float_vector(outs[k]), outs[k].shape}
+                                 : keras_view(outs[k], pooled[k]);
       rows[k].insert(rows[k].end(), values.begin(), values.end());
       shapes[k] = s;
     }

@@ -221,10 +221,18 @@ Value Builder::activation(const Layer& l, const std::string& act, const Value& v
   if (act == "relu") return one("Relu");
   if (act == "sigmoid") return one("Sigmoid");
   if (act == "tanh") return one("Tanh");
-  if (act == "elu") return one("Elu", {{"alpha", 1.0f}});
-  if (act == "selu") return one("Selu");
-  if (act == "softplus") return one("Softplus");
-  if (act == "softsign") return one("Softsign");
+  if (act == "elu") {
+    // elu(x) = relu(x) + exp(min(x, 0)) - 1, written with the engine's ops (it has no Exp/Elu): for m <= 0,
+    // exp(m) = s / (1 - s) with s = sigmoid(m) in (0, 0.5], so no cancellation; min(x, 0) = x - relu(x).
+    std::string one_c = init(final_name + "/one", float_tensor({}, {1.0f}));
+    std::string r = node("Relu", final_name + "/relu", {v.name});
+    std::string m = node("Sub", final_name + "/min0", {v.name, r});
+    std::string s = node("Sigmoid", final_name + "/sigmoid", {m});
+    std::string d = node("Sub", final_name + "/one_minus", {one_c, s});
+    std::string e = node("Div", final_name + "/exp", {s, d});
+    std::string em1 = node("Sub", final_name + "/expm1", {e, one_c});
+    return Value{node("Add", final_name, {r, em1}, {}, final_name), v.shape};
+  }
   if (act == "softmax") {
     if (v.shape.size() != 2 && v.shape.size() != 4) layer_fail(l, "softmax needs a 2-D or 4-D input");
     return one("Softmax", {{"axis", channel_axis}});
