@@ -1,16 +1,16 @@
 #include "ml/logistic_objective.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <omp.h>
 
 namespace xfer::ml {
 
 namespace {
 
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // log(1 + exp(m)) without overflow.
 double softplus(double m) { return m > 0 ? m + std::log1p(std::exp(-m)) : std::log1p(std::exp(m)); }
@@ -28,6 +28,9 @@ LogisticObjective::LogisticObjective(Problem problem)
     s.block.resize(kBlockRows, p_.d);
     s.margins.resize(kBlockRows, n_outputs_);
     s.g.resize(kBlockRows, n_outputs_);
+    s.margins_f.resize(kBlockRows, n_outputs_);
+    s.g_f.resize(kBlockRows, n_outputs_);
+    s.product_f.resize(n_outputs_, p_.d);
   }
 }
 
@@ -46,26 +49,21 @@ void LogisticObjective::unpack(const double* theta, Eigen::MatrixXd& coefficient
     for (int k = 0; k < n_outputs_; ++k) intercepts[k] = theta[n_outputs_ * d + k];
 }
 
-double LogisticObjective::evaluate_with_gradient(const double* theta, double* gradient) {
+// Fills slot_loss_, slot_gradient_, slot_intercept_ with the data term of the local rows; T is the scalar type of
+// the two block products.
+template <typename T>
+void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen::VectorXd& b) {
   const int64_t n = p_.n, d = p_.d;
   const int K = n_outputs_;
-  // The model in the original feature space: margins = x . W^T + b.
-  Eigen::MatrixXd w(K, d);
-  Eigen::VectorXd b;
-  unpack(theta, w, b);
-  const Eigen::MatrixXd wt = w.transpose();  // d x K, so the block product is a plain GEMM
-
+  const RowMatrix<T> wt = w.transpose().cast<T>();  // d x K, so the block product is a plain GEMM
+  const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
   slot_gradient_.setZero();
   slot_intercept_.setZero();
   std::fill(slot_loss_.begin(), slot_loss_.end(), 0.0);
-  const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
 
 #pragma omp parallel num_threads(static_cast<int>(scratch_.size()))
   {
     ThreadScratch& scratch = scratch_[static_cast<size_t>(omp_get_thread_num())];
-    RowMatrixD& xb = scratch.block;
-    RowMatrixD& margins = scratch.margins;
-    RowMatrixD& g = scratch.g;
 #pragma omp for schedule(static)
     for (int slot = 0; slot < kSlots; ++slot) {
       auto grad = slot_gradient_.middleRows(int64_t{slot} * K, K);
@@ -73,42 +71,67 @@ double LogisticObjective::evaluate_with_gradient(const double* theta, double* gr
       for (int64_t block = slot; block < n_blocks; block += kSlots) {
         const int64_t row0 = block * kBlockRows;
         const int64_t rows = std::min(kBlockRows, n - row0);
-        auto xblock = xb.topRows(rows);
-        xblock = Eigen::Map<const RowMatrixF>(p_.x + row0 * d, rows, d).cast<double>();
-        auto m = margins.topRows(rows);
-        m.noalias() = xblock * wt;
-        auto gb = g.topRows(rows);
+        const Eigen::Map<const RowMatrix<float>> xf(p_.x + row0 * d, rows, d);
+        auto xd = scratch.block.topRows(rows);
+        auto md = scratch.margins.topRows(rows);
+        auto gd = scratch.g.topRows(rows);
+        if constexpr (std::is_same_v<T, double>) {
+          xd = xf.template cast<double>();
+          md.noalias() = xd * wt;
+        } else {
+          auto mf = scratch.margins_f.topRows(rows);
+          mf.noalias() = xf * wt;
+          md = mf.template cast<double>();
+        }
         for (int64_t r = 0; r < rows; ++r) {
           const int label = p_.labels[row0 + r];
           const double weight = p_.class_weight[label];
           if (K == 1) {
-            const double margin = m(r, 0) + b[0];
+            const double margin = md(r, 0) + b[0];
             const double y = label == 1 ? 1.0 : 0.0;
             loss += weight * (softplus(margin) - y * margin);
-            const double prob = 1.0 / (1.0 + std::exp(-margin));
-            gb(r, 0) = weight * (prob - y);
+            gd(r, 0) = weight * (1.0 / (1.0 + std::exp(-margin)) - y);
           } else {
             double max_margin = -INFINITY;
             for (int k = 0; k < K; ++k) {
-              m(r, k) += b[k];
-              max_margin = std::max(max_margin, m(r, k));
+              md(r, k) += b[k];
+              max_margin = std::max(max_margin, md(r, k));
             }
             double sum = 0.0;
             for (int k = 0; k < K; ++k) {
-              gb(r, k) = std::exp(m(r, k) - max_margin);
-              sum += gb(r, k);
+              gd(r, k) = std::exp(md(r, k) - max_margin);
+              sum += gd(r, k);
             }
-            loss += weight * (max_margin + std::log(sum) - m(r, label));
+            loss += weight * (max_margin + std::log(sum) - md(r, label));
             const double inv_sum = 1.0 / sum;
-            for (int k = 0; k < K; ++k) gb(r, k) = weight * (gb(r, k) * inv_sum - (k == label ? 1.0 : 0.0));
+            for (int k = 0; k < K; ++k) gd(r, k) = weight * (gd(r, k) * inv_sum - (k == label ? 1.0 : 0.0));
           }
         }
-        grad.noalias() += gb.transpose() * xblock;
-        slot_intercept_.row(slot) += gb.colwise().sum();
+        if constexpr (std::is_same_v<T, double>) {
+          grad.noalias() += gd.transpose() * xd;
+        } else {
+          auto gf = scratch.g_f.topRows(rows);
+          gf = gd.template cast<float>();
+          scratch.product_f.noalias() = gf.transpose() * xf;
+          grad += scratch.product_f.template cast<double>();
+        }
+        slot_intercept_.row(slot) += gd.colwise().sum();
       }
       slot_loss_[slot] = loss;
     }
   }
+}
+
+double LogisticObjective::evaluate_with_gradient(const double* theta, double* gradient) {
+  const int64_t d = p_.d;
+  const int K = n_outputs_;
+  Eigen::MatrixXd w(K, d);
+  Eigen::VectorXd b;
+  unpack(theta, w, b);
+  if (float32_products_)
+    accumulate_blocks<float>(w, b);
+  else
+    accumulate_blocks<double>(w, b);
 
   // Combine the slots in slot order, then across ranks: [loss, coefficient gradient K x d row-major, intercepts].
   double* sums = reduce_buffer_.data();

@@ -11,9 +11,14 @@
 // ranks. Per evaluation the partial sums [loss, gradient...] of the local rows go through allreduce_sum (when set)
 // before the division by W, so the optimiser never knows about ranks.
 //
-// Determinism: rows are cut into blocks of kBlockRows; block b is summed into slot b % kSlots in row order
-// (float64, Eigen GEMM on a float64 copy of the block), and the slots are added in slot order, so the result
-// does not depend on the number of OpenMP threads.
+// Determinism: rows are cut into blocks of kBlockRows; block b is summed into slot b % kSlots in row order, and
+// the slots are added in slot order, so the result does not depend on the number of OpenMP threads.
+//
+// Precision: the per-row loss and its derivative are always float64. The two products per block (X_b W^T and
+// G_b^T X_b) run either in float64 (Eigen GEMM on a float64 copy of the block: exact to ~1e-16) or, with
+// set_float32_products(true), in float32 straight on the float32 data (about twice as fast, no copy, but the
+// objective is then only good to ~1e-7 relative). Block results are always accumulated in float64. The trainer
+// uses float32 products for the bulk of the iterations and float64 to finish (see logistic_regression.cpp).
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -24,7 +29,7 @@ namespace xfer::ml {
 
 class LogisticObjective {
  public:
-  static constexpr int64_t kBlockRows = 256;
+  static constexpr int64_t kBlockRows = 64;
   static constexpr int kSlots = 16;
 
   struct Problem {
@@ -48,6 +53,8 @@ class LogisticObjective {
   size_t n_parameters() const;
   // Returns the smooth objective at theta and writes its gradient (n_parameters values).
   double evaluate_with_gradient(const double* theta, double* gradient);
+  void set_float32_products(bool on) { float32_products_ = on; }
+  bool float32_products() const { return float32_products_; }
   // The original-space coefficients (n_outputs x d) and intercepts of theta.
   void unpack(const double* theta, Eigen::MatrixXd& coefficients, Eigen::VectorXd& intercepts) const;
 
@@ -59,8 +66,13 @@ class LogisticObjective {
   Eigen::MatrixXd slot_intercept_;  // kSlots x K
   std::vector<double> slot_loss_;
   std::vector<double> reduce_buffer_;
+  template <typename T>
+  void accumulate_blocks(const Eigen::MatrixXd& w, const Eigen::VectorXd& b);
+
+  bool float32_products_ = false;
   struct ThreadScratch {
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> block, margins, g;
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> margins_f, g_f, product_f;
   };
   std::vector<ThreadScratch> scratch_;  // one per OpenMP thread
 };

@@ -1,5 +1,6 @@
 #include "ml/logistic_regression.h"
 
+#include <cblas.h>
 #include <lbfgs.h>
 #include <omp.h>
 
@@ -82,6 +83,23 @@ struct OptimiserState {
   TrainingSummary* summary;
   Progress* progress;
   bool first_evaluation = true;
+  int iteration_offset = 0;  // iterations of the earlier phases
+};
+
+// The float32 phase stops at this relative objective decrease (its products are good to ~1e-7 relative).
+constexpr double kFloat32PhaseTol = 1e-6;
+
+// Eigen hands its GEMMs to OpenBLAS (EIGEN_USE_BLAS, runtime-dispatched kernels); our own OpenMP loop over row
+// blocks is the parallel level, so OpenBLAS runs single-threaded while we train (process-wide, restored after).
+class ScopedSingleThreadedBlas {
+ public:
+  ScopedSingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+  ~ScopedSingleThreadedBlas() { openblas_set_num_threads(previous_); }
+  ScopedSingleThreadedBlas(const ScopedSingleThreadedBlas&) = delete;
+  ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
 };
 
 lbfgsfloatval_t evaluate(void* instance, const lbfgsfloatval_t* x, lbfgsfloatval_t* g, const int /*n*/,
@@ -101,7 +119,7 @@ int progress(void* instance, const lbfgsfloatval_t* /*x*/, const lbfgsfloatval_t
              int /*n*/, int k, int /*ls*/) {
   auto* state = static_cast<OptimiserState*>(instance);
   state->summary->objective_history.push_back(fx);  // liblbfgs includes the L1 term here in OWL-QN mode
-  state->summary->iterations = k;
+  state->summary->iterations = state->iteration_offset + k;
   if (state->progress) {
     state->progress->set_detail(fmt::format("objective {:.6g}", fx));
     state->progress->advance(1);
@@ -221,31 +239,43 @@ LogisticRegressionModel train_logistic_regression(const float* x, int64_t n, int
   model.n_features = d;
   model.multinomial = multinomial;
 
-  lbfgs_parameter_t param;
-  lbfgs_parameter_init(&param);
-  param.m = 10;
-  param.max_iterations = options.max_iter;
-  param.epsilon = options.tol;
-  param.past = 1;
-  param.delta = options.tol;
-  if (l1 > 0.0) {
-    param.orthantwise_c = l1;
-    param.orthantwise_start = 0;
-    param.orthantwise_end = static_cast<int>(n_coef);
-    param.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
-  }
+  // Two phases on one L-BFGS problem: float32 block products while the objective still falls by more than
+  // their ~1e-7 relative noise can follow (the bulk of the iterations, at about half the cost), then float64
+  // products from that point to the requested tol with the iterations left. Both phases are deterministic.
   OptimiserState state{&objective, options, &model.summary, progress_bar};
-  lbfgsfloatval_t final_value = 0.0;
-  const int code = lbfgs(static_cast<int>(n_params), theta, &final_value, evaluate, progress, &state, &param);
-  if (code == LBFGSERR_OUTOFMEMORY) {
-    lbfgs_free(theta);
-    fail("logistic regression: out of memory in L-BFGS");
-  }
-  if (code < 0 && code != LBFGSERR_MAXIMUMITERATION && code != LBFGSERR_ROUNDING_ERROR &&
-      code != LBFGSERR_MAXIMUMLINESEARCH && code != LBFGSERR_MINIMUMSTEP && code != LBFGSERR_MAXIMUMSTEP &&
-      code != LBFGSERR_WIDTHTOOSMALL && code != LBFGSERR_INCREASEGRADIENT && code != LBFGSERR_ROUNDING_ERROR) {
-    lbfgs_free(theta);
-    fail("logistic regression: L-BFGS failed: {}", describe(code));
+  int code = LBFGS_SUCCESS;
+  const ScopedSingleThreadedBlas single_threaded_blas;  // our OpenMP loop is the parallel level
+  for (const bool float32 : {true, false}) {
+    const int iterations_left = options.max_iter - model.summary.iterations;
+    if (iterations_left <= 0) break;
+    const double tol = float32 ? std::max(options.tol, kFloat32PhaseTol) : options.tol;
+    lbfgs_parameter_t param;
+    lbfgs_parameter_init(&param);
+    param.m = 10;
+    param.max_iterations = iterations_left;
+    param.epsilon = tol;
+    param.past = 3;  // over 3 iterations: one slow L-BFGS step is not convergence
+    param.delta = tol;
+    if (l1 > 0.0) {
+      param.orthantwise_c = l1;
+      param.orthantwise_start = 0;
+      param.orthantwise_end = static_cast<int>(n_coef);
+      param.linesearch = LBFGS_LINESEARCH_BACKTRACKING;
+    }
+    objective.set_float32_products(float32);
+    state.iteration_offset = model.summary.iterations;
+    lbfgsfloatval_t final_value = 0.0;
+    code = lbfgs(static_cast<int>(n_params), theta, &final_value, evaluate, progress, &state, &param);
+    if (code == LBFGSERR_OUTOFMEMORY) {
+      lbfgs_free(theta);
+      fail("logistic regression: out of memory in L-BFGS");
+    }
+    if (code < 0 && code != LBFGSERR_MAXIMUMITERATION && code != LBFGSERR_ROUNDING_ERROR &&
+        code != LBFGSERR_MAXIMUMLINESEARCH && code != LBFGSERR_MINIMUMSTEP && code != LBFGSERR_MAXIMUMSTEP &&
+        code != LBFGSERR_WIDTHTOOSMALL && code != LBFGSERR_INCREASEGRADIENT) {
+      lbfgs_free(theta);
+      fail("logistic regression: L-BFGS failed: {}", describe(code));
+    }
   }
   model.summary.converged = code >= 0;
   model.summary.stop_reason = describe(code);
@@ -269,6 +299,7 @@ void LogisticRegressionModel::predict_proba(const float* x, int64_t n, double* p
   const int outputs = static_cast<int>(coefficients.rows());
   const Eigen::MatrixXd wt = coefficients.transpose();
   const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+  const ScopedSingleThreadedBlas single_threaded_blas;
 #pragma omp parallel
   {
     RowMatrixD xb(kBlockRows, d);

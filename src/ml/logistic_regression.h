@@ -20,7 +20,7 @@
 //
 // Optimiser: liblbfgs. L-BFGS (More-Thuente line search, m = 10) when reg * a == 0; OWL-QN (backtracking line
 // search, orthantwise_c = reg * a over the coefficients, intercepts excluded) when reg * a > 0. tol is used as
-// liblbfgs's relative objective-decrease criterion (delta, past = 1) and its gradient criterion (epsilon).
+// liblbfgs's relative objective-decrease criterion over 3 iterations (delta, past = 3) and its gradient criterion (epsilon).
 //
 // Determinism: the same input and options give the same bytes out, independent of the thread count: the rows
 // are cut into fixed blocks assigned to a fixed number of partial-sum slots, each slot summed in row order in

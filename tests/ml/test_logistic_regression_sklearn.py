@@ -101,7 +101,7 @@ def compare(name, x, y, k, reg, elastic_net=0.0, standardize=True, intercept=Tru
         sk_intercept = sk_intercept - sk_intercept.mean()  # softmax is shift-invariant; MLlib centres
     sk_probs = sk.predict_proba(xs)
 
-    args = ["--reg", repr(reg), "--elastic-net", repr(elastic_net), "--tol", "1e-12", "--max-iter", "10000"]
+    args = ["--reg", repr(reg), "--elastic-net", repr(elastic_net), "--tol", "1e-15", "--max-iter", "10000"]
     if not standardize:
         args.append("--no-standardize")
     if not intercept:
