@@ -4,7 +4,7 @@
 //   keras_tool graph MODEL               a JSON summary of the imported graph (stdout); errors on stderr, exit 1
 //   keras_tool run MODEL IN.npy OUT_DIR LAYER[:avg]... [--reference]
 //       runs the imported graph on the engine (nn::Model) for NHWC float32 inputs and writes each layer to
-//       OUT_DIR/<layer>.npy in Keras' layout (4-D values transposed back to NHWC) or, with :avg, averaged over
+//       OUT_DIR/<layer>.npy in Keras' layout (the importer names NHWC views after layers) or, with :avg, averaged over
 //       H and W (Keras' pooling='avg') as OUT_DIR/<layer>_avg.npy; "output" is the model's output.
 //       --reference runs every node on the engine's reference kernels instead of oneDNN.
 #include <iostream>
@@ -42,30 +42,19 @@ nlohmann::json summary(const xfer::nn::Graph& g) {
   return j;
 }
 
-// NCHW -> NHWC, or the mean over H and W.
+// A layer's value as Keras has it (NHWC for 4-D, see keras_import.h), or with avg its mean over H and W.
 std::pair<std::vector<float>, std::vector<int64_t>> keras_view(const xfer::nn::Tensor& t, bool avg) {
   std::vector<float> f = xfer::nn::to_float_vector(t);
-  if (t.shape.size() != 4) {
-    if (avg) xfer::fail("--layer :avg needs a 4-D value, got rank {}", t.shape.size());
-    return {f, t.shape};
-  }
-  const int64_t n = t.shape[0], c = t.shape[1], h = t.shape[2], w = t.shape[3];
-  if (avg) {
-    std::vector<float> out(static_cast<size_t>(n * c));
-    for (int64_t i = 0; i < n * c; ++i) {
-      double sum = 0;
-      for (int64_t j = 0; j < h * w; ++j) sum += f[static_cast<size_t>(i * h * w + j)];
-      out[static_cast<size_t>(i)] = static_cast<float>(sum / static_cast<double>(h * w));
-    }
-    return {out, {n, c}};
-  }
-  std::vector<float> out(f.size());
+  if (!avg) return {f, t.shape};
+  if (t.shape.size() != 4) xfer::fail("--layer :avg needs a 4-D value, got rank {}", t.shape.size());
+  const int64_t n = t.shape[0], h = t.shape[1], w = t.shape[2], c = t.shape[3];
+  std::vector<double> sum(static_cast<size_t>(n * c), 0.0);
   for (int64_t a = 0; a < n; ++a)
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x)
-          out[static_cast<size_t>(((a * h + y) * w + x) * c + k)] = f[static_cast<size_t>(((a * c + k) * h + y) * w + x)];
-  return {out, {n, h, w, c}};
+    for (int64_t p = 0; p < h * w; ++p)
+      for (int64_t k = 0; k < c; ++k) sum[static_cast<size_t>(a * c + k)] += f[static_cast<size_t>((a * h * w + p) * c + k)];
+  std::vector<float> out(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) out[i] = static_cast<float>(sum[i] / static_cast<double>(h * w));
+  return {out, {n, c}};
 }
 
 int run(int argc, char** argv) {
@@ -80,14 +69,12 @@ int run(int argc, char** argv) {
   std::vector<float> input = x.to_float32();
   xfer::nn::CompileOptions options;
   options.reference_only = reference;
-  std::vector<bool> pooled, nhwc;
+  std::vector<bool> pooled;
   for (const auto& l : layers) {
     auto colon = l.find(':');
     std::string name = l.substr(0, colon);
     options.outputs.push_back(name == "output" ? g.outputs.at(0).name : name);
     pooled.push_back(colon != std::string::npos && l.substr(colon + 1) == "avg");
-    // the model's own 4-D output is already NHWC (keras_import.h); inner values are NCHW
-    nhwc.push_back(name == "output" && g.outputs.at(0).shape.size() == 4);
   }
   auto model = xfer::nn::Model::compile(std::move(g), options);
   xfer::nn::Run runner(model);
@@ -101,9 +88,7 @@ int run(int argc, char** argv) {
     auto outs = runner.forward(input.data() + i * per, shape);
     if (outs.size() != layers.size()) xfer::fail("engine returned {} outputs for {} layers", outs.size(), layers.size());
     for (size_t k = 0; k < outs.size(); ++k) {
-      if (nhwc[k] && pooled[k]) xfer::fail("output:avg of a 4-D output is not supported by this tool");
-      auto [values, s] = nhwc[k] ? std::pair{xfer::nn::to_float_vector(outs[k]), outs[k].shape}
-                                 : keras_view(outs[k], pooled[k]);
+      auto [values, s] = keras_view(outs[k], pooled[k]);
       rows[k].insert(rows[k].end(), values.begin(), values.end());
       shapes[k] = s;
     }

@@ -1,7 +1,8 @@
 // Translation of Keras layers into ONNX-semantics nodes. Inside the graph every 4-D value is NCHW (so Conv,
 // pooling and BatchNormalization are plain ONNX ops); the NHWC input is transposed once at the start, and a
-// Keras layer whose meaning depends on the NHWC element order (Flatten, Reshape, Dense on 4-D) transposes back
-// first. Each layer's final node and value carry the layer's name, so `--layer NAME` finds it.
+// Keras layer whose meaning depends on the NHWC element order (Flatten, Reshape) transposes back first.
+// Each layer's final node carries the layer's name; its value is "<layer>" (2-D) or, for 4-D, "<layer>/nchw"
+// with "<layer>" an NHWC Transpose view (see finish()), so `--layer NAME` reads the layer as Keras has it.
 #include "nn/keras/keras_graph.h"
 
 #include <algorithm>
@@ -592,16 +593,34 @@ Value Builder::input_layer(const json& layer_json, const std::string& name) {
 }
 
 void Builder::finish(const std::vector<std::string>& outputs) {
+  // Every 4-D layer value is computed NCHW under "<layer>/nchw"; the name "<layer>" is a Transpose view in
+  // Keras' NHWC layout, so a layer asked for by name (an output, --layer) reads exactly as in Keras. The engine
+  // cuts the views nobody asks for.
+  std::map<std::string, std::string> rename;
+  for (const auto& [layer, v] : values_) {
+    if (v.shape.size() == 4 && v.name == layer) {
+      if (used_names_.count(layer + "/nchw")) fail("{}: layer name '{}/nchw' collides with an internal name", origin_, layer);
+      rename[layer] = layer + "/nchw";
+      used_names_.insert(layer + "/nchw");
+    }
+  }
+  for (auto& n : graph_.nodes) {
+    for (auto& i : n.inputs) {
+      if (auto it = rename.find(i); it != rename.end()) i = it->second;
+    }
+    for (auto& o : n.outputs) {
+      if (auto it = rename.find(o); it != rename.end()) o = it->second;
+    }
+  }
+  for (const auto& [layer, nchw] : rename) {
+    Value& v = values_[layer];
+    node("Transpose", layer + "/nhwc", {nchw}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}}, layer);
+    v = Value{layer, {v.shape[0], v.shape[2], v.shape[3], v.shape[1]}};
+  }
   for (const auto& layer_name : outputs) {
     auto it = values_.find(layer_name);
     if (it == values_.end()) fail("{}: output layer '{}' is not in the model", origin_, layer_name);
-    Value v = it->second;
-    if (v.shape.size() == 4) {  // back to Keras' layout at the model's edge
-      std::string name = fresh(layer_name + "/nhwc");
-      used_names_.erase(name);
-      v = Value{node("Transpose", name, {v.name}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}}, name),
-                {v.shape[0], v.shape[2], v.shape[3], v.shape[1]}};
-    }
+    const Value& v = it->second;
     graph_.outputs.push_back(ValueInfo{v.name, DataType::float32, v.shape});
   }
   for (const auto& [layer, ws] : weights_.layers) {

@@ -6,9 +6,10 @@
 //  - The graph's one input is NHWC float32 [N, H, W, C], exactly what the Keras model takes (already
 //    preprocessed: metadata["preprocessing"] says how). A Transpose to NCHW follows it; every spatial layer
 //    is an NCHW ONNX op with OIHW weights.
-//  - Inside the graph every 4-D value is NCHW and carries its Keras layer's name (the layer's last node has that
-//    name too), so `--layer mixed5 --pool avg` pools axes 2 and 3 exactly as for ONNX models and gives Keras'
-//    channel order. A 4-D model output is transposed back to NHWC (value "<layer>/nhwc").
+//  - Inside the graph every 4-D value is NCHW. The value named after a Keras layer is in Keras' own layout:
+//    for 4-D layers it is a Transpose view (NHWC) of the NCHW value "<layer>/nchw" that the next layers read
+//    (the engine cuts views nobody asks for). So outputs and `--layer NAME` give exactly what Keras gives, and
+//    pooling a layer means averaging over axes 1 and 2. Each layer's main node is named after the layer.
 //  - source.opset = 13: the ops follow ONNX opset 13 (Clip and Pad take tensor inputs; Cropping2D is a Pad with
 //    negative pads).
 //  - TF 'same' padding becomes explicit asymmetric pads (the extra pixel at the bottom/right).
