@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "nn/errors.h"
@@ -105,6 +106,7 @@ struct Plan {
 struct RunState {
   dnnl::stream stream{cpu_engine()};
   const Plan* bound = nullptr;
+  std::shared_ptr<Plan> last;  // the plan of the last forward()
   std::unique_ptr<unsigned char, FreeDeleter> arena;
   size_t arena_size = 0;
   std::vector<memory> memories;  // per slot (device)
@@ -291,7 +293,8 @@ class Builder {
     if (it != host_.end()) return plan_.slots[it->second].constant ? plan_.slots[it->second].value.type : st_.host[it->second].type;
     return DataType::float32;
   }
-  const Tensor& constant(const std::string& name) const { return plan_.slots[host_.at(name)].value; }
+  // By value (shares the bytes): slot storage moves when slots are added.
+  Tensor constant(const std::string& name) const { return plan_.slots[host_.at(name)].value; }
 
   int host_form(const std::string& name) {
     if (auto it = host_.find(name); it != host_.end()) return it->second;
@@ -373,10 +376,13 @@ class Builder {
     shape_only.reserve(node.inputs.size());
     for (const auto& in : node.inputs) {
       if (in.empty()) { ins.push_back(nullptr); continue; }
-      if (is_constant(in)) { ins.push_back(&constant(in)); continue; }
-      Tensor t;  // Shape reads only the shape
-      t.shape = shape_of(in);
-      shape_only.push_back(t);
+      if (is_constant(in)) {
+        shape_only.push_back(constant(in));
+      } else {
+        Tensor t;  // Shape reads only the shape
+        t.shape = shape_of(in);
+        shape_only.push_back(t);
+      }
       ins.push_back(&shape_only.back());
     }
     auto outs = run_reference(node, ins, g_.source.opset);
@@ -462,9 +468,11 @@ class Builder {
   bool conv(const Node& node) {
     const auto xs = shape_of(node.inputs[0]);
     if (xs.size() != 4 || node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
-    const Tensor& w = constant(node.inputs[1]);
+    const Tensor w = constant(node.inputs[1]);
     if (w.type != DataType::float32 || w.shape.size() != 4) return false;
-    const Tensor* bias = node.inputs.size() > 2 && !node.inputs[2].empty() ? (is_constant(node.inputs[2]) ? &constant(node.inputs[2]) : nullptr) : nullptr;
+    std::optional<Tensor> bias_value;
+    if (node.inputs.size() > 2 && !node.inputs[2].empty() && is_constant(node.inputs[2])) bias_value = constant(node.inputs[2]);
+    const Tensor* bias = bias_value ? &*bias_value : nullptr;
     if (node.inputs.size() > 2 && !node.inputs[2].empty() && (!bias || bias->type != DataType::float32)) return false;
     int64_t group = node.attr_int("group", 1), M = w.shape[0];
     if (group < 1 || xs[1] != w.shape[1] * group || M % group) return false;
@@ -569,7 +577,7 @@ class Builder {
     bool gemm = node.op_type == "Gemm";
     const auto as = shape_of(node.inputs[0]);
     if (as.size() != 2 || node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
-    const Tensor& b = constant(node.inputs[1]);
+    const Tensor b = constant(node.inputs[1]);
     if (b.type != DataType::float32 || b.shape.size() != 2) return false;
     if (gemm && node.attr_int("transA", 0) != 0) return false;
     bool tb = gemm && node.attr_int("transB", 0) != 0;
@@ -577,9 +585,11 @@ class Builder {
     int64_t K = as[1], N = tb ? b.shape[0] : b.shape[1];
     if ((tb ? b.shape[1] : b.shape[0]) != K) return false;
     const Tensor* c = nullptr;
+    std::optional<Tensor> c_value;
     if (gemm && node.inputs.size() > 2 && !node.inputs[2].empty()) {
       if (!is_constant(node.inputs[2])) return false;
-      c = &constant(node.inputs[2]);
+      c_value = constant(node.inputs[2]);
+      c = &*c_value;
       bool row = c->shape == std::vector<int64_t>{N} || c->shape == std::vector<int64_t>{1, N};
       if (c->type != DataType::float32 || !row) return false;
     }
@@ -723,7 +733,6 @@ void check_unsupported(const Graph& g) {
 
 }  // namespace
 
-Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::compile(Graph graph, const CompileOptions& options) {
   std::shared_ptr<Model> model(new Model());
@@ -736,11 +745,11 @@ std::shared_ptr<const Model> Model::compile(Graph graph, const CompileOptions& o
 }
 
 // Weights reordered into primitive layouts, shared by every plan of the model.
-static std::map<const Model*, std::map<std::string, std::vector<std::pair<memory::desc, memory>>>>& weight_caches() {
-  static std::map<const Model*, std::map<std::string, std::vector<std::pair<memory::desc, memory>>>> caches;
-  return caches;
-}
-static std::mutex weight_caches_mutex;
+struct WeightCache {
+  std::map<std::string, std::vector<std::pair<memory::desc, memory>>> by_name;
+};
+
+Model::~Model() = default;
 
 std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& inputs, RunState& state,
                                       std::vector<Tensor>& outputs) const {
@@ -751,12 +760,8 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
   state.bound = nullptr;
   state.memories.clear();
   state.host.clear();
-  std::map<std::string, std::vector<std::pair<memory::desc, memory>>>* cache;
-  {
-    std::lock_guard cl(weight_caches_mutex);
-    cache = &weight_caches()[this];
-  }
-  Builder builder(graph_, options_, *plan, state, *cache);
+  if (!weights_) weights_ = std::make_unique<WeightCache>();
+  Builder builder(graph_, options_, *plan, state, weights_->by_name);
   try {
     outputs = builder.build(inputs);
   } catch (const dnnl::error& e) {
@@ -798,6 +803,7 @@ std::vector<Tensor> Run::forward(const std::map<std::string, Tensor>& given) {
   }
   std::vector<Tensor> outputs;
   std::shared_ptr<Plan> plan = model_->plan_for(inputs, *state_, outputs);
+  state_->last = plan;
   if (!outputs.empty() || g.outputs.empty()) return outputs;
   bind(*plan, *state_);
   for (const auto& [name, s] : plan->input_slots) state_->host[s] = inputs.at(name);
@@ -809,6 +815,14 @@ std::vector<Tensor> Run::forward(const std::map<std::string, Tensor>& given) {
   }
   for (int s : plan->output_slots) outputs.push_back(plan->slots[s].constant ? plan->slots[s].value : state_->host[s]);
   return outputs;
+}
+
+std::vector<std::string> Run::onednn_nodes() const {
+  std::vector<std::string> names;
+  if (!state_->last) return names;
+  for (const auto& step : state_->last->steps)
+    if (step.kind == Step::Kind::primitive && step.node) names.push_back(step.node->name);
+  return names;
 }
 
 std::vector<Tensor> Run::forward(const float* input, const std::vector<int64_t>& shape) {

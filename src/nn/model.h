@@ -38,6 +38,7 @@ struct CompileOptions {
 
 struct Plan;
 struct RunState;
+struct WeightCache;
 
 class Model {
  public:
@@ -59,6 +60,7 @@ class Model {
   CompileOptions options_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<Plan>> plans_;  // by input-shape key
+  mutable std::unique_ptr<WeightCache> weights_;                // reordered weights, shared by the plans
 };
 
 class Run {
@@ -74,6 +76,8 @@ class Run {
   std::vector<Tensor> forward(const float* input, const std::vector<int64_t>& shape);
 
   const Model& model() const { return *model_; }
+  // Nodes the last forward() ran as oneDNN primitives (the rest ran on reference kernels or were folded).
+  std::vector<std::string> onednn_nodes() const;
 
  private:
   std::shared_ptr<const Model> model_;

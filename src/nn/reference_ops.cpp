@@ -317,7 +317,9 @@ std::vector<Tensor> conv(const Call& c) {
   if (bias && bias->element_count() != M) c.invalid("bias has {} values for {} output channels", bias->element_count(), M);
   std::string act = c.node.attr_string("_activation", "");
   float alpha = c.node.attr_float("_alpha", 0.0f), beta = c.node.attr_float("_beta", 0.0f);
-  Tensor out = Tensor::zeros(x.type, pooled_shape(x, w));
+  Shape out_shape = pooled_shape(x, w);
+  out_shape[1] = M;
+  Tensor out = Tensor::zeros(x.type, out_shape);
   floating(c, x.type, [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();

@@ -1,0 +1,265 @@
+// Every oneDNN-backed op against its plain reference kernel (nn/reference_ops.cpp) on random data with a fixed
+// seed, as ncnn tests its optimised layers. Each case asserts that the node really ran on oneDNN, so the test
+// cannot silently compare the reference with itself.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "nn/model.h"
+#include "nn/reference_ops.h"
+
+using namespace xfer::nn;
+
+namespace {
+
+Tensor random_tensor(std::vector<int64_t> shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::zeros(DataType::float32, std::move(shape));
+  for (int64_t i = 0; i < t.element_count(); ++i) t.mutable_data<float>()[i] = dist(rng);
+  return t;
+}
+
+Node node(std::string op, std::vector<std::string> in, std::string out, std::map<std::string, Attribute> attrs = {}) {
+  Node n;
+  n.name = out;
+  n.op_type = std::move(op);
+  n.inputs = std::move(in);
+  n.outputs = {std::move(out)};
+  n.attributes = std::move(attrs);
+  return n;
+}
+
+struct Case {
+  Graph g;
+  Tensor x;
+  Case(std::vector<int64_t> shape, uint32_t seed = 1) {
+    g.source.format = "test";
+    g.source.path = "test";
+    g.source.opset = 13;
+    g.inputs = {ValueInfo{"x", DataType::float32, shape}};
+    x = random_tensor(shape, seed);
+  }
+  void weight(const std::string& name, std::vector<int64_t> shape, uint32_t seed, float lo = -0.5f, float hi = 0.5f) {
+    g.initializers[name] = random_tensor(std::move(shape), seed, lo, hi);
+  }
+  void add(Node n) { g.nodes.push_back(std::move(n)); }
+  void output(const std::string& name) { g.outputs = {ValueInfo{name, DataType::float32, {}}}; }
+
+  // Runs the graph on oneDNN (with the fusion passes when `optimize`) and on the reference kernels alone;
+  // expects `onednn_node` among the nodes oneDNN ran, and the outputs equal within rtol.
+  void check(const std::string& onednn_node, bool optimize = false, double rtol = 1e-4,
+             Precision precision = Precision::fp32) {
+    CompileOptions fast;
+    fast.optimize = optimize;
+    fast.precision = precision;
+    CompileOptions ref;
+    ref.reference_only = true;
+    ref.optimize = false;
+    Run run_fast(Model::compile(g, fast)), run_ref(Model::compile(g, ref));
+    auto got = run_fast.forward({{"x", x}}).at(0);
+    auto ran = run_fast.onednn_nodes();
+    EXPECT_NE(std::find(ran.begin(), ran.end(), onednn_node), ran.end()) << onednn_node << " did not run on oneDNN";
+    auto want = run_ref.forward({{"x", x}}).at(0);
+    ASSERT_EQ(got.shape, want.shape);
+    auto a = to_float_vector(got), b = to_float_vector(want);
+    double scale = 0;
+    for (float v : b) scale = std::max(scale, static_cast<double>(std::abs(v)));
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], rtol * std::max(scale, 1e-3)) << "element " << i << " of " << a.size();
+    // A second run reuses the plan and the arena: same answer.
+    auto again = to_float_vector(run_fast.forward({{"x", x}}).at(0));
+    ASSERT_EQ(again, a);
+  }
+};
+
+Case conv_case(int64_t c_in, int64_t c_out, int64_t group, std::map<std::string, Attribute> attrs, bool bias = true,
+               std::vector<int64_t> in = {2, 0, 13, 11}, int64_t k = 3) {
+  in[1] = c_in;
+  Case c(in, 7);
+  c.weight("w", {c_out, c_in / group, k, k}, 11);
+  std::vector<std::string> ins = {"x", "w"};
+  if (bias) {
+    c.weight("b", {c_out}, 12);
+    ins.push_back("b");
+  }
+  attrs["group"] = group;
+  c.add(node("Conv", ins, "y", attrs));
+  c.output("y");
+  return c;
+}
+
+}  // namespace
+
+TEST(OneDnnConv, Plain) { conv_case(8, 16, 1, {}).check("y"); }
+TEST(OneDnnConv, StridesPadsAsymmetric) {
+  conv_case(16, 32, 1, {{"strides", std::vector<int64_t>{2, 2}}, {"pads", std::vector<int64_t>{1, 0, 2, 1}}}).check("y");
+}
+TEST(OneDnnConv, Dilations) { conv_case(16, 16, 1, {{"dilations", std::vector<int64_t>{2, 2}}, {"pads", std::vector<int64_t>{2, 2, 2, 2}}}).check("y"); }
+TEST(OneDnnConv, Groups) { conv_case(16, 32, 4, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}).check("y"); }
+TEST(OneDnnConv, Depthwise) { conv_case(32, 32, 32, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}, false).check("y"); }
+TEST(OneDnnConv, AutoPadSameUpper) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
+TEST(OneDnnConv, AutoPadSameLower) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_LOWER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
+TEST(OneDnnConv, RgbInput1x7) {
+  Case c = conv_case(3, 32, 1, {{"pads", std::vector<int64_t>{0, 3, 0, 3}}}, true, {1, 3, 17, 17}, 1);
+  c.g.initializers["w"] = random_tensor({32, 3, 1, 7}, 3);
+  c.check("y");
+}
+
+TEST(OneDnnConv, FusedActivations) {
+  for (std::string act : {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish"}) {
+    SCOPED_TRACE(act);
+    Case c = conv_case(8, 16, 1, {{"_activation", act}, {"_alpha", act == "Clip" ? -0.2f : 0.1f},
+                                   {"_beta", act == "Clip" ? 0.3f : 0.6f}});
+    c.check("y");
+  }
+}
+
+TEST(OneDnnConv, BatchNormFoldedAndReluFused) {
+  Case c({2, 8, 9, 9}, 5);
+  c.weight("w", {16, 8, 3, 3}, 1);
+  c.weight("scale", {16}, 2, 0.5f, 1.5f);
+  c.weight("shift", {16}, 3);
+  c.weight("mean", {16}, 4);
+  c.weight("var", {16}, 5, 0.1f, 2.0f);
+  c.add(node("Conv", {"x", "w"}, "conv"));
+  c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "bn", {{"epsilon", 1e-3f}}));
+  c.add(node("Relu", {"bn"}, "y"));
+  c.output("y");
+  c.check("conv", /*optimize=*/true);
+}
+
+TEST(OneDnnConv, Bf16WithinOnePercent) {
+  Case c({2, 16, 15, 15}, 9);
+  c.weight("w1", {32, 16, 3, 3}, 1);
+  c.weight("w2", {32, 32, 3, 3}, 2);
+  c.add(node("Conv", {"x", "w1"}, "c1", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Relu", {"c1"}, "r1"));
+  c.add(node("Conv", {"r1", "w2"}, "y"));
+  c.output("y");
+  c.check("y", true, 2e-2, Precision::bf16);
+}
+
+namespace {
+Case pool_case(const std::string& op, std::map<std::string, Attribute> attrs, std::vector<int64_t> shape = {2, 16, 17, 15}) {
+  Case c(shape, 3);
+  // A conv first so the pool reads a blocked oneDNN layout, as in a real network.
+  c.weight("w", {shape[1], shape[1], 1, 1}, 4);
+  c.add(node("Conv", {"x", "w"}, "conv"));
+  c.add(node(op, {"conv"}, "y", std::move(attrs)));
+  c.output("y");
+  return c;
+}
+}  // namespace
+
+TEST(OneDnnPool, MaxPool) { pool_case("MaxPool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
+TEST(OneDnnPool, MaxPoolPadsCeil) {
+  pool_case("MaxPool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                        {"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"ceil_mode", int64_t{1}}}).check("y");
+}
+TEST(OneDnnPool, MaxPoolDilated) {
+  pool_case("MaxPool", {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"dilations", std::vector<int64_t>{2, 2}}}).check("y");
+}
+TEST(OneDnnPool, AveragePoolIncludePad) {
+  pool_case("AveragePool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                            {"count_include_pad", int64_t{1}}}).check("y");
+}
+TEST(OneDnnPool, AveragePoolExcludePad) {
+  pool_case("AveragePool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}}).check("y");
+}
+TEST(OneDnnPool, AveragePoolCeilExcludePad) {
+  pool_case("AveragePool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                            {"ceil_mode", int64_t{1}}}).check("y");
+}
+TEST(OneDnnPool, GlobalAveragePool) { pool_case("GlobalAveragePool", {}).check("y"); }
+TEST(OneDnnPool, GlobalMaxPool) { pool_case("GlobalMaxPool", {}).check("y"); }
+
+TEST(OneDnnConcat, BlockedInputsAlongChannels) {
+  Case c({2, 8, 7, 7}, 2);
+  c.weight("w1", {16, 8, 1, 1}, 1);
+  c.weight("w2", {32, 8, 3, 3}, 2);
+  c.add(node("Conv", {"x", "w1"}, "a"));
+  c.add(node("Conv", {"x", "w2"}, "b", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Concat", {"a", "b", "x"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("y");
+}
+
+TEST(OneDnnInnerProduct, GemmTransBAlphaBeta) {
+  Case c({4, 64}, 2);
+  c.weight("b", {10, 64}, 3);
+  c.weight("c", {10}, 4);
+  c.add(node("Gemm", {"x", "b", "c"}, "y", {{"transB", int64_t{1}}, {"alpha", 0.5f}, {"beta", 2.0f}}));
+  c.output("y");
+  c.check("y");
+}
+TEST(OneDnnInnerProduct, GemmNoTrans) {
+  Case c({3, 32}, 2);
+  c.weight("b", {32, 12}, 3);
+  c.add(node("Gemm", {"x", "b"}, "y"));
+  c.output("y");
+  c.check("y");
+}
+TEST(OneDnnInnerProduct, MatMulConstant) {
+  Case c({5, 24}, 2);
+  c.weight("b", {24, 7}, 3);
+  c.add(node("MatMul", {"x", "b"}, "y"));
+  c.output("y");
+  c.check("y");
+}
+
+TEST(OneDnnBinary, ResidualAndBroadcast) {
+  for (std::string op : {"Add", "Sub", "Mul", "Div"}) {
+    SCOPED_TRACE(op);
+    Case c({2, 16, 6, 6}, 2);
+    c.weight("w", {16, 16, 3, 3}, 3);
+    c.weight("k", {1, 16, 1, 1}, 4, 0.5f, 1.5f);
+    c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    c.add(node(op, {"conv", "x"}, "res"));
+    c.add(node(op, {"res", "k"}, "y"));
+    c.output("y");
+    c.check("y");
+    c.check("res");
+  }
+}
+
+TEST(OneDnnEltwise, AfterConv) {
+  for (std::string op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "Clip"}) {
+    SCOPED_TRACE(op);
+    Case c({2, 16, 5, 5}, 2);
+    c.weight("w", {16, 16, 1, 1}, 3, -2.0f, 2.0f);
+    c.add(node("Conv", {"x", "w"}, "conv"));
+    std::vector<std::string> ins = {"conv"};
+    if (op == "Clip") {
+      Tensor lo = Tensor::zeros(DataType::float32, {}), hi = Tensor::zeros(DataType::float32, {});
+      lo.mutable_data<float>()[0] = -0.5f;
+      hi.mutable_data<float>()[0] = 0.7f;
+      c.g.initializers["lo"] = lo;
+      c.g.initializers["hi"] = hi;
+      ins = {"conv", "lo", "hi"};
+    }
+    c.add(node(op, ins, "y", op == "LeakyRelu" ? std::map<std::string, Attribute>{{"alpha", 0.2f}} : std::map<std::string, Attribute>{}));
+    c.output("y");
+    c.check("y");
+  }
+}
+
+TEST(OneDnnLrn, AcrossChannels) {
+  Case c = pool_case("LRN", {{"size", int64_t{5}}, {"alpha", 1e-2f}, {"beta", 0.75f}, {"bias", 2.0f}});
+  c.check("y");
+}
+
+TEST(Engine, CutAfterLayerComputesNothingPast) {
+  Case c({1, 4, 5, 5}, 2);
+  c.weight("w", {4, 4, 1, 1}, 3);
+  c.add(node("Conv", {"x", "w"}, "features"));
+  c.add(node("Relu", {"features"}, "y"));
+  c.output("y");
+  CompileOptions opt;
+  opt.outputs = {"features"};
+  auto model = Model::compile(c.g, opt);
+  ASSERT_EQ(model->graph().nodes.size(), 1u);
+  EXPECT_EQ(model->outputs().at(0).name, "features");
+}
