@@ -24,6 +24,8 @@ packages=(
   dataset-fashion-mnist
   python3 python3-numpy python3-sklearn python3-onnx python3-torch python3-torchvision python3-h5py
   python3-opencv libjemalloc2
+  # the ONNX loader fuzz target (libFuzzer)
+  clang libclang-rt-14-dev
   # the cluster kit's test hosts
   openssh-server openssh-client slurmctld slurmd munge iproute2 procps
 )

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""CNN inference benchmark: xfer against ONNX Runtime 1.30 and PyTorch 1.13, in one run, 2 threads each.
+
+Models: InceptionV3 cut at its 2048-d pooled features (299x299) and ResNet50 (224x224), fixed random weights
+(bench/nn/torch_peer.py export, the same models the torchvision test checks), at batch 1, 8 and 32.
+Peers, each case in its own process (so peak RSS is that case's):
+  xfer        `xfer model bench FILE --batch N --threads 2 --precision fp32|bf16 --json`
+  ORT         onnxruntime-node (peers/node_modules), intraOpNumThreads 2, graphOptimizationLevel all
+  PyTorch     torch.set_num_threads(2), channels_last, jit.trace + jit.freeze, inference_mode, glibc told to keep
+              freed memory (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11); bf16: bfloat16 model and input
+and the machine's sgemm rate (oneDNN dnnl_sgemm 4096^2, 2 threads; nn_sgemm_rate) measured in the same run.
+FLOPs per image are counted from the ONNX graph here (2 x MACs of Conv and Gemm/MatMul, onnx shape inference),
+independently of `xfer model info`.
+
+Usage: run_bench.py [--quick] [--xfer PATH] [--build DIR] [--models a,b] [--batches 1,8,32] [--json OUT]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+from onnx import shape_inference
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+PY = "/usr/bin/python3"
+MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
+MODELS = ["inception_v3_features", "resnet50"]
+
+
+def gflop_per_image(path):
+    """2 x multiply-accumulates of Conv, Gemm and MatMul per image, from ONNX's own shape inference."""
+    m = onnx.load(path)
+    for d in m.graph.input[0].type.tensor_type.shape.dim:  # batch 1 so every shape is concrete
+        if d.dim_param:
+            d.dim_value = 1
+            break
+    m = shape_inference.infer_shapes(m)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output)}
+    shapes.update({i.name: list(i.dims) for i in m.graph.initializer})
+    macs = 0
+    for n in m.graph.node:
+        if n.op_type == "Conv":
+            w = shapes[n.input[1]]  # O, I/group, kh, kw
+            out = shapes[n.output[0]]
+            macs += int(np.prod(out)) * int(np.prod(w[1:]))
+        elif n.op_type in ("Gemm", "MatMul"):
+            a, b = shapes[n.input[0]], shapes[n.input[1]]
+            trans_b = any(at.name == "transB" and at.i for at in n.attribute)
+            k = a[-1]
+            cols = b[0] if trans_b else b[-1]
+            macs += int(np.prod(a[:-1])) * k * cols
+    return 2 * macs / 1e9
+
+
+def run_json(cmd, env=None, label=""):
+    start = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})))
+    if proc.returncode != 0:
+        msg = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"  {label}: FAILED (exit {proc.returncode}): {msg}", file=sys.stderr, flush=True)
+        return None
+    line = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")][-1]
+    result = json.loads(line)
+    print(f"  {label}: {result['images_per_s']:.2f} img/s, {result['peak_rss_mb']:.0f} MB "
+          f"({time.time() - start:.0f} s)", file=sys.stderr, flush=True)
+    return result
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="about 1 s of measurement per case instead of 4")
+    p.add_argument("--build", default=os.path.join(ROOT, "build"), help="xfer build folder (models cached here)")
+    p.add_argument("--xfer", help="xfer binary (default BUILD/src/cli/xfer)")
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--batches", default="1,8,32")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", help="also write all results to this file")
+    args = p.parse_args()
+    xfer = args.xfer or os.path.join(args.build, "src", "cli", "xfer")
+    sgemm_bin = os.path.join(args.build, "bench", "nn", "nn_sgemm_rate")
+    models_dir = os.path.join(args.build, "bench-nn-models")
+    batches = [int(b) for b in args.batches.split(",")]
+    models = args.models.split(",")
+    secs = "1" if args.quick else "4"
+    t = str(args.threads)
+
+    subprocess.run([PY, os.path.join(HERE, "torch_peer.py"), "export", models_dir], check=True,
+                   env=dict(os.environ, **MALLOC_ENV))
+    sgemm = json.loads(subprocess.run([sgemm_bin, "4096", t], capture_output=True, text=True, check=True).stdout)
+    print(f"sgemm (oneDNN dnnl_sgemm 4096^2, {t} threads): {sgemm['gflop_per_s']:.0f} GFLOP/s", file=sys.stderr)
+
+    results = []
+    for model in models:
+        onnx_path = os.path.join(models_dir, model + ".onnx")
+        gflop = gflop_per_image(onnx_path)
+        for batch in batches:
+            print(f"{model} batch {batch} ({gflop:.2f} GFLOP/image):", file=sys.stderr, flush=True)
+            b = str(batch)
+            peers = {
+                "xfer fp32": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
+                               "--precision", "fp32", "--json"], None),
+                "ORT fp32": (["node", os.path.join(HERE, "ort_peer.mjs"), "bench", onnx_path, "--batch", b,
+                              "--threads", t, "--min-seconds", secs], None),
+                "PyTorch fp32": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
+                                  "--threads", t, "--min-seconds", secs], MALLOC_ENV),
+                "xfer bf16": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
+                               "--precision", "bf16", "--json"], None),
+                "PyTorch bf16": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
+                                  "--threads", t, "--precision", "bf16", "--min-seconds", secs], MALLOC_ENV),
+            }
+            row = {"model": model, "batch": batch, "gflop_per_image": gflop}
+            for name, (cmd, env) in peers.items():
+                if name.startswith("xfer") and args.quick:
+                    cmd = cmd + ["--quick"] if xfer_has_quick(xfer) else cmd
+                row[name] = run_json(cmd, env, name)
+            results.append(row)
+
+    print_table(results, sgemm["gflop_per_s"], t)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"sgemm": sgemm, "results": results}, f, indent=1)
+
+
+_quick = {}
+
+
+def xfer_has_quick(xfer):
+    if xfer not in _quick:
+        proc = subprocess.run([xfer, "model", "bench", "--help"], capture_output=True, text=True)
+        _quick[xfer] = "--quick" in proc.stdout
+    return _quick[xfer]
+
+
+def print_table(results, sgemm_rate, threads):
+    def ips(r, k):
+        return r[k]["images_per_s"] if r.get(k) else None
+
+    def fmt(v, spec):
+        return format(v, spec) if v is not None else "-"
+
+    print(f"\nCNN inference, {threads} threads; sgemm (dnnl_sgemm 4096^2) = {sgemm_rate:.0f} GFLOP/s")
+    print("images/s (peak RSS MB) [share of sgemm rate]")
+    head = f"{'model':22} {'batch':>5} | " + " | ".join(f"{k:>22}" for k in
+                                                          ["xfer fp32", "ORT fp32", "PyTorch fp32"])
+    head += f" | {'xfer/ORT':>8} {'xfer/PT':>8} | " + " | ".join(f"{k:>22}" for k in ["xfer bf16", "PyTorch bf16"])
+    head += f" | {'bf16 x/PT':>9}"
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        cells = []
+        for k in ["xfer fp32", "ORT fp32", "PyTorch fp32", "xfer bf16", "PyTorch bf16"]:
+            v = r.get(k)
+            if not v:
+                cells.append(f"{'failed':>22}")
+                continue
+            share = v["images_per_s"] * r["gflop_per_image"] / sgemm_rate
+            cells.append(f"{v['images_per_s']:8.2f} ({v['peak_rss_mb']:5.0f}) [{share:4.0%}]")
+        x, o, pt, xb, pb = (ips(r, k) for k in ["xfer fp32", "ORT fp32", "PyTorch fp32", "xfer bf16",
+                                                  "PyTorch bf16"])
+        ratio = lambda a, b: a / b if a and b else None
+        print(f"{r['model']:22} {r['batch']:5} | " + " | ".join(cells[:3])
+              + f" | {fmt(ratio(x, o), '8.2f')} {fmt(ratio(x, pt), '8.2f')} | " + " | ".join(cells[3:])
+              + f" | {fmt(ratio(xb, pb), '9.2f')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""The PyTorch 1.13 peer of bench/nn/run_bench.py, at its best on this machine, and the benchmark's model export.
+
+  torch_peer.py export OUT_DIR         writes OUT_DIR/{inception_v3_features,resnet50}.{onnx,pt}: the models of
+                                       tests/nn/torchvision_export.py (same seed, random BatchNorm statistics);
+                                       InceptionV3 is cut at its 2048-d pooled features (fc = Identity).
+  torch_peer.py bench OUT_DIR MODEL --batch N [--threads T] [--precision fp32|bf16] [--min-seconds S]
+                                       prints {"images_per_s", "ms_per_batch", "peak_rss_mb", "iterations", "mode"}
+
+"At its best": torch.set_num_threads(T) (PyTorch uses 1 here by default), channels_last, a traced and frozen
+TorchScript module (torch.jit.freeze), torch.inference_mode; bf16 as a bfloat16 model and input (oneDNN's
+AVX512_BF16 kernels). Run it with glibc told to keep freed memory (MALLOC_MMAP_MAX_=0
+MALLOC_TRIM_THRESHOLD_=100000000000) or with jemalloc preloaded: without that PyTorch slows 2-7x at batch 32 here.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH_MODELS = {"inception_v3_features": ("inception_v3", 299), "resnet50": ("resnet50", 224)}
+
+
+def export_module():
+    spec = importlib.util.spec_from_file_location(
+        "torchvision_export", os.path.join(HERE, "..", "..", "tests", "nn", "torchvision_export.py"))
+    module = importlib.util.module_from_spec(spec)
+    os.environ.setdefault("MALLOC_MMAP_MAX_", "0")  # keeps the module from re-executing this process
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(name):
+    tv = export_module()
+    base, side = BENCH_MODELS[name]
+    seed = tv.SEED + sum(map(ord, base))
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = tv.MODELS[base][0]()
+    tv.randomise_batchnorm(model, side, gen)
+    if name.endswith("_features"):
+        model.fc = torch.nn.Identity()  # the graph ends at the pooled, flattened features
+    return model.eval(), side
+
+
+def export(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for name in BENCH_MODELS:
+        onnx_path = os.path.join(out_dir, name + ".onnx")
+        pt_path = os.path.join(out_dir, name + ".pt")
+        if os.path.exists(onnx_path) and os.path.exists(pt_path):
+            continue
+        model, side = build(name)
+        torch.save(model.state_dict(), pt_path + ".tmp")
+        torch.onnx.export(model, torch.randn(1, 3, side, side), onnx_path + ".tmp", opset_version=13,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        os.replace(pt_path + ".tmp", pt_path)
+        os.replace(onnx_path + ".tmp", onnx_path)
+        print(f"torch_peer: exported {onnx_path}", file=sys.stderr)
+
+
+def bench(out_dir, name, batch, threads, precision, min_seconds, min_iters, warmup):
+    torch.set_num_threads(threads)
+    model, side = build(name)
+    model.load_state_dict(torch.load(os.path.join(out_dir, name + ".pt")))
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = model.to(dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, side, side).to(dtype=dtype, memory_format=torch.channels_last)
+    with torch.inference_mode():
+        frozen = torch.jit.freeze(torch.jit.trace(model, x))
+        for _ in range(warmup):  # the first runs of a frozen module also optimise it (profiling executor)
+            frozen(x)
+        iters = 0
+        start = time.perf_counter()
+        seconds = 0.0
+        while iters < min_iters or seconds < min_seconds:
+            frozen(x)
+            iters += 1
+            seconds = time.perf_counter() - start
+    print(json.dumps({
+        "images_per_s": batch * iters / seconds, "ms_per_batch": 1000 * seconds / iters,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "iterations": iters,
+        "mode": f"torch {torch.__version__} {precision} channels_last jit.trace+freeze threads={threads}",
+    }))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["export", "bench"])
+    p.add_argument("out_dir")
+    p.add_argument("model", nargs="?", choices=list(BENCH_MODELS))
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--min-seconds", type=float, default=5.0)
+    p.add_argument("--min-iters", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=3)
+    args = p.parse_args()
+    if args.mode == "export":
+        export(args.out_dir)
+    else:
+        if not args.model:
+            p.error("bench needs MODEL")
+        bench(args.out_dir, args.model, args.batch, args.threads, args.precision, args.min_seconds,
+              args.min_iters, args.warmup)
+
+
+if __name__ == "__main__":
+    main()
