@@ -26,10 +26,10 @@ LogisticObjective::LogisticObjective(Problem problem)
   scratch_.resize(static_cast<size_t>(std::max(1, omp_get_max_threads())));
   for (auto& s : scratch_) {
     s.block.resize(kBlockRows, p_.d);
-    s.margins.resize(kBlockRows, n_outputs_);
-    s.g.resize(kBlockRows, n_outputs_);
-    s.margins_f.resize(kBlockRows, n_outputs_);
-    s.g_f.resize(kBlockRows, n_outputs_);
+    s.margins.resize(kBlockRowsFloat32, n_outputs_);
+    s.g.resize(kBlockRowsFloat32, n_outputs_);
+    s.margins_f.resize(kBlockRowsFloat32, n_outputs_);
+    s.g_f.resize(kBlockRowsFloat32, n_outputs_);
     s.product_f.resize(n_outputs_, p_.d);
   }
 }
@@ -56,7 +56,8 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
   const int64_t n = p_.n, d = p_.d;
   const int K = n_outputs_;
   const RowMatrix<T> wt = w.transpose().cast<T>();  // d x K, so the block product is a plain GEMM
-  const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
+  constexpr int64_t block_rows = std::is_same_v<T, double> ? kBlockRows : kBlockRowsFloat32;
+  const int64_t n_blocks = (n + block_rows - 1) / block_rows;
   slot_gradient_.setZero();
   slot_intercept_.setZero();
   std::fill(slot_loss_.begin(), slot_loss_.end(), 0.0);
@@ -69,8 +70,8 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
       auto grad = slot_gradient_.middleRows(int64_t{slot} * K, K);
       double loss = 0.0;
       for (int64_t block = slot; block < n_blocks; block += kSlots) {
-        const int64_t row0 = block * kBlockRows;
-        const int64_t rows = std::min(kBlockRows, n - row0);
+        const int64_t row0 = block * block_rows;
+        const int64_t rows = std::min(block_rows, n - row0);
         const Eigen::Map<const RowMatrix<float>> xf(p_.x + row0 * d, rows, d);
         auto xd = scratch.block.topRows(rows);
         auto md = scratch.margins.topRows(rows);

@@ -11,7 +11,8 @@
 // ranks. Per evaluation the partial sums [loss, gradient...] of the local rows go through allreduce_sum (when set)
 // before the division by W, so the optimiser never knows about ranks.
 //
-// Determinism: rows are cut into blocks of kBlockRows; block b is summed into slot b % kSlots in row order, and
+// Determinism: rows are cut into blocks (kBlockRows rows for float64 products, whose block copy must stay in L2;
+// kBlockRowsFloat32 for float32 products, which read the data in place); block b is summed into slot b % kSlots in row order, and
 // the slots are added in slot order, so the result does not depend on the number of OpenMP threads.
 //
 // Precision: the per-row loss and its derivative are always float64. The two products per block (X_b W^T and
@@ -30,6 +31,7 @@ namespace xfer::ml {
 class LogisticObjective {
  public:
   static constexpr int64_t kBlockRows = 64;
+  static constexpr int64_t kBlockRowsFloat32 = 256;
   static constexpr int kSlots = 16;
 
   struct Problem {
