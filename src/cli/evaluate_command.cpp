@@ -1,8 +1,44 @@
-// PLACEHOLDER: replaced by the command's real implementation.
+// xfer evaluate: metrics of a pipeline on a labelled image folder, as a table, JSON and an HTML report.
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "pipeline/workflow.h"
+#include "report/html_report.h"
+#include "util/atomic_file.h"
 
 namespace xfer::cli {
 
-void add_evaluate_command(CLI::App& /*app*/) {}
+void add_evaluate_command(CLI::App& app) {
+  auto request = std::make_shared<pipeline::EvaluateRequest>();
+  auto json_out = std::make_shared<std::string>();
+  auto report_dir = std::make_shared<std::string>();
+  auto* command = app.add_subcommand("evaluate", "Score a pipeline on a labelled image folder");
+  command->add_option("--pipeline", request->pipeline, "The pipeline file from `xfer train`")->required();
+  command->add_option("--data", request->data, "ImageFolder with the same class names")->required();
+  command->add_option("--split", request->split, "train, test or val under a chest_xray-style root");
+  command->add_option("--json", *json_out, "Write the metrics as JSON to this file ('-' for stdout)");
+  command->add_option("--report", *report_dir, "Write an HTML report (index.html) into this folder");
+  command->add_option("--batch", request->batch, "Images per featuriser batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--threads", request->threads, "Threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->callback([request, json_out, report_dir] {
+    auto result = pipeline::evaluate_pipeline(*request);
+    if (*json_out == "-") {
+      fmt::print("{}\n", result.metrics.dump(2));
+    } else {
+      fmt::print("{}", result.table);
+      fmt::print("images: {} evaluated, {} skipped\n", result.metrics["n_images"].get<int64_t>(),
+                 result.metrics["n_skipped"].get<int64_t>());
+      if (!json_out->empty()) write_file_atomically(*json_out, result.metrics.dump(2) + "\n");
+    }
+    if (!report_dir->empty()) {
+      auto path = report::write_html_report(*report_dir, result.report);
+      if (*json_out != "-") fmt::print("report: {}\n", path.string());
+    }
+  });
+}
 
 }  // namespace xfer::cli

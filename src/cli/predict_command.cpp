@@ -1,8 +1,87 @@
-// PLACEHOLDER: replaced by the command's real implementation.
+// xfer predict: classes and probabilities for new images, as a table, JSON or CSV.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "pipeline/workflow.h"
+#include "util/error.h"
 
 namespace xfer::cli {
+namespace {
 
-void add_predict_command(CLI::App& /*app*/) {}
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+void print_predictions(const pipeline::PredictResult& result, const std::string& format) {
+  if (format == "json") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& p : result.predictions) {
+      nlohmann::json row = {{"path", p.path}};
+      if (!p.error.empty()) {
+        row["error"] = p.error;
+      } else {
+        row["class"] = p.predicted;
+        row["probability"] = p.probability;
+        nlohmann::json probs;
+        for (size_t c = 0; c < result.class_names.size(); ++c) probs[result.class_names[c]] = p.probabilities[c];
+        row["probabilities"] = probs;
+      }
+      rows.push_back(row);
+    }
+    fmt::print("{}\n", nlohmann::json{{"class_names", result.class_names}, {"predictions", rows}}.dump(2));
+  } else if (format == "csv") {
+    std::vector<std::string> header = {"path", "class", "probability"};
+    for (const auto& c : result.class_names) header.push_back(csv_field("p_" + c));
+    header.push_back("error");
+    fmt::print("{}\n", fmt::join(header, ","));
+    for (const auto& p : result.predictions) {
+      std::vector<std::string> cells = {csv_field(p.path), csv_field(p.predicted),
+                                        p.error.empty() ? fmt::format("{:.6f}", p.probability) : ""};
+      for (size_t c = 0; c < result.class_names.size(); ++c)
+        cells.push_back(p.error.empty() ? fmt::format("{:.6f}", p.probabilities[c]) : "");
+      cells.push_back(csv_field(p.error));
+      fmt::print("{}\n", fmt::join(cells, ","));
+    }
+  } else {
+    size_t width = 4;
+    for (const auto& p : result.predictions) width = std::max(width, p.path.size());
+    fmt::print("{:<{}}  {:<16} {}\n", "path", width, "class", "probability");
+    for (const auto& p : result.predictions) {
+      if (p.error.empty()) fmt::print("{:<{}}  {:<16} {:.4f}\n", p.path, width, p.predicted, p.probability);
+      else fmt::print("{:<{}}  {:<16} skipped: {}\n", p.path, width, "-", p.error);
+    }
+  }
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto pipeline_path = std::make_shared<std::string>();
+  auto format = std::make_shared<std::string>("table");
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto batch = std::make_shared<int>(32);
+  auto threads = std::make_shared<int>(0);
+  auto* command = app.add_subcommand("predict", "Classify new images with a trained pipeline");
+  command->add_option("--pipeline", *pipeline_path, "The pipeline file from `xfer train`")->required();
+  command->add_option("--format", *format, "Output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+  command->add_option("--batch", *batch, "Images per featuriser batch")->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--threads", *threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  command->add_option("inputs", *inputs, "Image files or folders (searched recursively)")->required();
+  command->callback([=] {
+    std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
+    auto result = pipeline::predict_images(*pipeline_path, paths, *batch, *threads);
+    print_predictions(result, *format);
+    size_t failed = 0;
+    for (const auto& p : result.predictions) failed += !p.error.empty();
+    if (failed == result.predictions.size()) fail("none of the {} images could be read", failed);
+  });
+}
 
 }  // namespace xfer::cli
