@@ -82,6 +82,61 @@ bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::strin
   return false;
 }
 
+// The constant value of `name`: an initializer or the output of a Constant node with a tensor value.
+const Tensor* constant_value(const Graph& g, const std::string& name) {
+  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second;
+  for (const auto& n : g.nodes)
+    if (n.op_type == "Constant" && !n.outputs.empty() && n.outputs[0] == name) return n.attr_tensor("value");
+  return nullptr;
+}
+
+// Zero Pad of H/W followed by AveragePool without pads (how PyTorch exports avg_pool2d with padding and
+// count_include_pad=True) is AveragePool with those pads and count_include_pad=1: one oneDNN pooling that
+// stays in the blocked layout instead of two reorders around a plain-layout Pad.
+void fold_pad_into_average_pool(Graph& g, int64_t opset) {
+  auto counts = consumer_counts(g);
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (auto& pool : g.nodes) {
+    if (pool.op_type != "AveragePool" || pool.inputs.empty() || pool.attr_int("ceil_mode", 0) != 0) continue;
+    if (pool.attr_string("auto_pad", "NOTSET") != "NOTSET") continue;
+    auto pool_pads = pool.attr_ints("pads", {0, 0, 0, 0});
+    if (pool_pads != std::vector<int64_t>{0, 0, 0, 0}) continue;
+    auto it = producer.find(pool.inputs[0]);
+    if (it == producer.end() || counts[pool.inputs[0]] != 1) continue;
+    Node& pad = g.nodes[it->second];
+    if (pad.op_type != "Pad" || pad.attr_string("mode", "constant") != "constant") continue;
+    std::vector<int64_t> pads;
+    if (opset < 11) {
+      pads = pad.attr_ints("pads");
+      if (pad.attr_float("value", 0.0f) != 0.0f) continue;
+    } else {
+      if (pad.inputs.size() < 2) continue;
+      const Tensor* t = constant_value(g, pad.inputs[1]);
+      if (!t || t->type != DataType::int64) continue;
+      pads.assign(t->data<int64_t>(), t->data<int64_t>() + t->element_count());
+      if (pad.inputs.size() > 2 && !pad.inputs[2].empty()) {
+        const Tensor* v = constant_value(g, pad.inputs[2]);
+        if (!v || v->type != DataType::float32 || v->element_count() != 1 || v->data<float>()[0] != 0.0f) continue;
+      }
+      if (pad.inputs.size() > 3 && !pad.inputs[3].empty()) continue;
+    }
+    if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5]) continue;
+    bool negative = false;
+    for (auto p : pads) negative = negative || p < 0;
+    if (negative) continue;
+    pool.attributes["pads"] = std::vector<int64_t>{pads[2], pads[3], pads[6], pads[7]};
+    pool.attributes["count_include_pad"] = int64_t{1};
+    pool.inputs[0] = pad.inputs[0];
+    removed[it->second] = true;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 }  // namespace
 
 std::string resolve_layer(const Graph& g, const std::string& layer) {
@@ -174,6 +229,7 @@ void simplify_for_inference(Graph& g) {
     }
     g.nodes = std::move(kept);
   }
+  fold_pad_into_average_pool(g, opset);
   // Producer index after the passthrough removal.
   auto counts = consumer_counts(g);
   std::map<std::string, size_t> producer;
