@@ -97,6 +97,16 @@ def main():
     p = subprocess.run([TOOL, "graph", "nsfwjs_inception_v3"], capture_output=True, text=True, env=env)
     c.check(p.returncode == 0 and '"default_feature_layer":"mixed5"' in p.stdout and '"preprocessing":"tf"' in p.stdout,
             f"built-in name nsfwjs_inception_v3 finds the cache, default layer mixed5, 'tf' preprocessing {p.stderr.strip()}")
+    # The demo's path: the model featuriser (make_featurizer) with --layer mixed5 --pool avg on the built-in name.
+    feats = os.path.join(WORK, "featurizer_mixed5.npy")
+    p = subprocess.run([TOOL, "featurize", "nsfwjs_inception_v3", "mixed5", "avg", inputs, feats],
+                       capture_output=True, text=True, env=env)
+    c.check(p.returncode == 0 and '"normalization":"tf"' in p.stdout and '"layout":"nhwc"' in p.stdout
+            and '"width":299' in p.stdout, f"featuriser on nsfwjs_inception_v3: 299x299 NHWC 'tf' input {p.stderr.strip()[-300:]}")
+    if p.returncode == 0:
+        a, b = np.load(os.path.join(WORK, "tfjs_inception_v3", "mixed5_avg.npy")), np.load(feats)
+        diff = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
+        c.check(diff <= TOL, f"featuriser --layer mixed5 --pool avg {b.shape} vs TF.js: max |diff| {diff:.3g} <= {TOL}")
     c.finish()
 
 

@@ -7,11 +7,15 @@
 //       OUT_DIR/<layer>.npy in Keras' layout (the importer names NHWC views after layers) or, with :avg, averaged over
 //       H and W (Keras' pooling='avg') as OUT_DIR/<layer>_avg.npy; "output" is the model's output.
 //       --reference runs every node on the engine's reference kernels instead of oneDNN.
+//   keras_tool featurize MODEL LAYER POOL IN.npy OUT.npy
+//       the model featuriser (featurize::make_featurizer, as `xfer train --model` uses it) on preprocessed NHWC
+//       images; prints its describe() JSON on stdout.
 #include <iostream>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
+#include "featurize/featurizer.h"
 #include "nn/keras/keras_builtin.h"
 #include "nn/keras/keras_import.h"
 #include "nn/model.h"
@@ -101,6 +105,26 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+int featurize(char** argv) {
+  xfer::featurize::FeaturizerSpec spec;
+  spec.model = argv[2];
+  spec.layer = argv[3];
+  spec.pool = argv[4];
+  auto f = xfer::featurize::make_featurizer(spec);
+  xfer::NpyArray x = xfer::read_npy(argv[5]);
+  std::vector<float> input = x.to_float32();
+  const int64_t n = x.shape.at(0);
+  if (static_cast<size_t>(x.element_count() / n) != f->preprocessing().values_per_image()) {
+    xfer::fail("{}: {} values per image, the featuriser wants {}", argv[5], x.element_count() / n,
+               f->preprocessing().values_per_image());
+  }
+  std::vector<float> features(static_cast<size_t>(n * f->feature_dim()));
+  f->featurize(input.data(), n, features.data());
+  xfer::write_npy(argv[6], features.data(), {n, f->feature_dim()});
+  std::cout << f->describe().dump() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,6 +140,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "run" && argc >= 6) return run(argc, argv);
+    if (cmd == "featurize" && argc == 7) return featurize(argv);
     std::cerr << "usage: keras_tool config NAME [top] | graph MODEL | run MODEL IN.npy OUT_DIR LAYER[:avg]...\n";
     return 2;
   } catch (const xfer::Error& e) {
