@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The built-in inception_v3 and mobilenet_v2 architectures (C++ builders in src/nn/keras/keras_builtin.cpp)
 against the model_config Keras 2.2.4 itself wrote for nsfwjs's models (keras.applications bases + nsfwjs's own
-head): same layer names, classes, connections and layer settings. Also: every built-in architecture imports."""
-import sys
-
+head): same layer names, classes, connections and layer settings. Also every built-in architecture, imported
+with zero weights, has the parameter count and output shape that Keras' model.summary() reports for
+keras.applications (figures published with Keras; the VGGs without top to keep memory small)."""
 from keras_common import Checks, load_json, tool, unwrapped_models
 import json
 import os
@@ -59,6 +59,22 @@ def main():
             continue
         keras_config = load_json(os.path.join(cache, folder, "model.json"))["modelTopology"]["model_config"]
         compare(c, name, json.loads(out), keras_config, last)
+    keras_summary = {  # (name, include_top): (total params, output shape without batch)
+        ("inception_v3", True): (23851784, [1000]), ("inception_v3", False): (21802784, [8, 8, 2048]),
+        ("xception", True): (22910480, [1000]), ("xception", False): (20861480, [10, 10, 2048]),
+        ("resnet50", True): (25636712, [1000]), ("resnet50", False): (23587712, [7, 7, 2048]),
+        ("mobilenet_v2", True): (3538984, [1000]), ("mobilenet_v2", False): (2257984, [7, 7, 1280]),
+        ("vgg16", False): (14714688, [7, 7, 512]), ("vgg19", False): (20024384, [7, 7, 512]),
+    }
+    for (name, top), (params, shape) in keras_summary.items():
+        rc, out, err = tool("architecture", name, *(["top"] if top else []))
+        if rc != 0:
+            c.check(False, f"{name} top={top}: imports ({err.strip()[:200]})")
+            continue
+        g = json.loads(out)
+        got = (int(g["metadata"]["keras_parameters"]), g["outputs"][0]["shape"][1:])
+        c.check(got == (params, shape), f"{name} top={top}: {got[0]:,} parameters, output {got[1]} "
+                f"(Keras: {params:,}, {shape})")
     c.finish()
 
 

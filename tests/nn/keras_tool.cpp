@@ -1,6 +1,7 @@
 // A small command-line front end to the Keras importer for the script tests (they compare its results with
 // TF.js, h5py and Keras' own model_config).
 //   keras_tool config NAME [top]         the built-in architecture's model_config JSON (stdout)
+//   keras_tool architecture NAME [top]   summary of a built-in architecture imported with zero weights
 //   keras_tool graph MODEL               a JSON summary of the imported graph (stdout); errors on stderr, exit 1
 //   keras_tool run MODEL IN.npy OUT_DIR LAYER[:avg]... [--reference]
 //       runs the imported graph on the engine (nn::Model) for NHWC float32 inputs and writes each layer to
@@ -133,6 +134,11 @@ int main(int argc, char** argv) {
     if (cmd == "config" && argc >= 3) {
       bool top = argc > 3 && std::string(argv[3]) == "top";
       std::cout << xfer::nn::keras::builtin_keras_config(argv[2], top).dump() << "\n";
+      return 0;
+    }
+    if (cmd == "architecture" && argc >= 3) {  // the built-in architecture with zero weights
+      bool top = argc > 3 && std::string(argv[3]) == "top";
+      std::cout << summary(xfer::nn::import_keras_architecture(argv[2], top)).dump() << "\n";
       return 0;
     }
     if (cmd == "graph" && argc == 3) {

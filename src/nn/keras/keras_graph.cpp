@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <set>
 
@@ -89,6 +90,12 @@ class Builder {
   // Weights: shape-checked and marked as used.
   const Tensor& weight(const Layer& l, const std::string& short_name, const Shape& expected) {
     auto layer_it = weights_.layers.find(l.name);
+    if (weights_.zeros_for_missing &&
+        (layer_it == weights_.layers.end() || !layer_it->second.count(short_name))) {
+      zeros_.push_back(Tensor::zeros(DataType::float32, expected));
+      keras_parameters_ += zeros_.back().element_count();
+      return zeros_.back();
+    }
     if (layer_it == weights_.layers.end()) layer_fail(l, fmt::format("no weights for this layer in {}", weights_.origin));
     auto it = layer_it->second.find(short_name);
     if (it == layer_it->second.end()) {
@@ -99,6 +106,7 @@ class Builder {
                                 weights_.origin, shape_str(it->second.shape), shape_str(expected)));
     }
     used_weights_.insert(l.name + "/" + short_name);
+    keras_parameters_ += it->second.element_count();
     return it->second;
   }
 
@@ -211,6 +219,8 @@ class Builder {
   std::set<std::string> used_names_;
   std::set<std::string> used_weights_;
   std::map<std::string, Value> values_;  // Keras layer name -> its output value
+  std::deque<Tensor> zeros_;             // architecture-only weights (stable addresses)
+  int64_t keras_parameters_ = 0;         // Keras' own count: the weights the layers hold
 };
 
 Value Builder::activation(const Layer& l, const std::string& act, const Value& v, const std::string& final_name) {
@@ -705,6 +715,7 @@ Graph Builder::build(const json& model_config) {
   if (graph_.inputs.empty()) fail("{}: the model has no input layer", origin_);
   graph_.metadata["input_layout"] = "nhwc";
   graph_.metadata["internal_layout"] = "nchw";
+  graph_.metadata["keras_parameters"] = std::to_string(keras_parameters_);
   return std::move(graph_);
 }
 

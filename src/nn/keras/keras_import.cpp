@@ -231,6 +231,20 @@ Graph import_builtin(const std::string& name) {
 
 }  // namespace
 
+Graph import_keras_architecture(const std::string& name, bool include_top) {
+  const BuiltinInfo* b = find_builtin(name);
+  if (!b) usage_fail("unknown built-in Keras architecture '{}'", name);
+  KerasWeights none;
+  none.origin = name + " (architecture only)";
+  none.zeros_for_missing = true;
+  Graph g = build_keras_graph(builtin_keras_config(name, include_top), none, name);
+  g.source = ModelSource{"builtin", name, kKerasOpset, ""};
+  set_input_metadata(g, b->preprocessing, include_top ? b->top_feature_layer : b->notop_feature_layer);
+  g.metadata["architecture"] = name;
+  g.metadata["include_top"] = include_top ? "true" : "false";
+  return g;
+}
+
 std::string keras_model_cache_dir() {
   if (const char* c = std::getenv("XFER_MODEL_CACHE"); c && *c) return c;
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return (fs::path(x) / "xfer" / "models").string();

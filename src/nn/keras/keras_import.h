@@ -33,6 +33,9 @@ namespace xfer::nn {
 // Throws xfer::Error naming the file and the reason on any bad input.
 Graph import_keras_model(const std::string& path_or_name);
 
+// A built-in architecture with every weight zero: for `model info` and tests of the architecture itself.
+Graph import_keras_architecture(const std::string& name, bool include_top);
+
 // True when path_or_name is something import_keras_model handles (by extension or built-in name).
 bool is_keras_model(const std::string& path_or_name);
 

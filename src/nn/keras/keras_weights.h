@@ -18,6 +18,9 @@ namespace xfer::nn::keras {
 struct KerasWeights {
   std::map<std::string, std::map<std::string, Tensor>> layers;
   std::string origin;  // the file(s) these came from, for messages
+  // Architecture only (model info, tests): a missing weight is zeros of the shape the layer needs. Never set
+  // when weights come from a file.
+  bool zeros_for_missing = false;
 };
 
 // "conv2d_1/kernel:0" -> "kernel"; "block1/conv/bias" -> "bias".
