@@ -1,0 +1,69 @@
+// The allreduce_sum hook: two "ranks" (threads, xgboost-style in-process collective) each holding half of the
+// rows, summing their partial sums through the hook, must take identical steps and reach the model a single fit
+// on all rows reaches.
+#include <barrier>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ml/logistic_regression.h"
+
+namespace xfer::ml {
+namespace {
+
+// Sums the two ranks' buffers in rank order, so both get bit-identical results.
+class TwoRankSum {
+ public:
+  void operator()(int rank, double* values, size_t count) {
+    buffers_[rank].assign(values, values + count);
+    sync_.arrive_and_wait();
+    for (size_t i = 0; i < count; ++i) values[i] = buffers_[0][i] + buffers_[1][i];
+    sync_.arrive_and_wait();
+  }
+
+ private:
+  std::barrier<> sync_{2};
+  std::vector<double> buffers_[2];
+};
+
+TEST(AllreduceHook, TwoRanksReachTheSingleProcessModel) {
+  const int64_t n = 600, d = 5;
+  const int classes = 3;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 1.f);
+  std::vector<float> x(n * d);
+  std::vector<int> y(n);
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = static_cast<int>(i % classes);
+    for (int64_t j = 0; j < d; ++j) x[i * d + j] = noise(rng) + (j == y[i] ? 1.5f : 0.f) + 2.f;
+  }
+  LogisticRegressionOptions o;
+  o.reg = 0.01;
+  o.elastic_net = 0.2;
+  o.tol = 1e-15;
+  o.max_iter = 1000;
+  o.balanced_class_weight = true;
+  const auto whole = train_logistic_regression(x.data(), n, d, y, classes, o);
+
+  TwoRankSum sum;
+  LogisticRegressionModel part[2];
+  auto run = [&](int rank) {
+    const int64_t begin = rank == 0 ? 0 : 250, end = rank == 0 ? 250 : n;  // unequal halves on purpose
+    const std::vector<int> labels(y.begin() + begin, y.begin() + end);
+    part[rank] = train_logistic_regression(x.data() + begin * d, end - begin, d, labels, classes, o, nullptr,
+                                           [&sum, rank](double* v, size_t c) { sum(rank, v, c); });
+  };
+  std::thread r0(run, 0), r1(run, 1);
+  r0.join();
+  r1.join();
+
+  EXPECT_EQ(part[0].coefficients, part[1].coefficients);  // identical steps on both ranks
+  EXPECT_EQ(part[0].intercepts, part[1].intercepts);
+  const double scale = whole.coefficients.cwiseAbs().maxCoeff();
+  EXPECT_LT((part[0].coefficients - whole.coefficients).cwiseAbs().maxCoeff() / scale, 1e-6);
+  EXPECT_LT((part[0].intercepts - whole.intercepts).cwiseAbs().maxCoeff() / scale, 1e-6);
+}
+
+}  // namespace
+}  // namespace xfer::ml
