@@ -269,13 +269,17 @@ class Builder {
   int new_device_slot(const memory::desc& desc, const std::vector<int64_t>& shape) {
     int s = new_slot(true, shape, DataType::float32);
     plan_.slots[s].desc = desc;
-    st_.memories[s] = memory(desc, cpu_engine());
+    st_.memories[s] = memory(desc, cpu_engine());  // untouched while building: no resident pages
     return s;
   }
 
+  // Host-side steps run while building (reference kernels need real shapes); oneDNN steps only get their
+  // primitives here and first run on the arena, so building never touches a second copy of every activation.
   void add_step(Step step) {
     plan_.steps.push_back(std::move(step));
-    execute_step(plan_, plan_.steps.back(), st_, g_.source.opset);
+    const Step& added = plan_.steps.back();
+    if (added.kind != Step::Kind::primitive && added.kind != Step::Kind::reorder)
+      execute_step(plan_, added, st_, g_.source.opset);
   }
 
   bool known(const std::string& name) const { return host_.count(name) || device_.count(name); }
@@ -804,7 +808,7 @@ std::vector<Tensor> Run::forward(const std::map<std::string, Tensor>& given) {
   std::vector<Tensor> outputs;
   std::shared_ptr<Plan> plan = model_->plan_for(inputs, *state_, outputs);
   state_->last = plan;
-  if (!outputs.empty() || g.outputs.empty()) return outputs;
+  outputs.clear();  // the build pass's outputs are not computed by the oneDNN steps: run the plan for real
   bind(*plan, *state_);
   for (const auto& [name, s] : plan->input_slots) state_->host[s] = inputs.at(name);
   try {
