@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "data/feature_set.h"
@@ -72,6 +73,18 @@ int argmax_row(const std::vector<double>& probs, size_t row, int k) {
   for (int c = 1; c < k; ++c)
     if (probs[row * static_cast<size_t>(k) + static_cast<size_t>(c)] > probs[row * static_cast<size_t>(k) + static_cast<size_t>(best)]) best = c;
   return best;
+}
+
+// "nsfwjs_inception_v3, layer mixed5 (avg-pooled), 768 features, fp32" for people.
+std::string describe_featurizer(const Pipeline& p) {
+  const auto& f = p.featurizer;
+  std::string text = p.featurizer_spec.model;
+  std::string layer = f.value("layer", "");
+  std::string pool = f.value("pool", "none");
+  if (!layer.empty()) text += fmt::format(", layer {}{}", layer, pool != "none" ? " (" + pool + "-pooled)" : "");
+  text += fmt::format(", {} features", p.classifier.n_features);
+  if (f.contains("precision")) text += ", " + f["precision"].get<std::string>();
+  return text;
 }
 
 }  // namespace
@@ -185,7 +198,7 @@ EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
   report.metrics = result.metrics;
   report.summary = {{"pipeline", fs::absolute(request.pipeline).string()},
                     {"evaluated on", fs::absolute(folder.root).string()},
-                    {"featuriser", pipeline.featurizer.dump()},
+                    {"featuriser", describe_featurizer(pipeline)},
                     {"trained on", pipeline.training.value("data", "?")},
                     {"training images", std::to_string(pipeline.training.value("n_images", 0))},
                     {"images evaluated", std::to_string(features.rows)},

@@ -48,7 +48,9 @@ std::string metrics_table(const nlohmann::json& metrics) {
 
 std::string pairs_table(const std::vector<std::pair<std::string, std::string>>& rows, const char* left,
                         const char* right) {
-  std::string html = fmt::format("<table><tr><th>{}</th><th>{}</th></tr>\n", left, right);
+  // A key/value table (no labels given) needs no header row.
+  std::string html = (*left == '\0' && *right == '\0') ? std::string("<table>\n")
+                                                       : fmt::format("<table><tr><th>{}</th><th>{}</th></tr>\n", left, right);
   for (auto& [a, b] : rows) html += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", html_escape(a), html_escape(b));
   return html + "</table>\n";
 }
