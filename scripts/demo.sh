@@ -16,6 +16,7 @@ n_test=${XFER_DEMO_TEST:-1000}
 fm=/usr/share/datasets/fashion-mnist
 classes=t-shirt_top,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot
 
+start=$(date +%s)
 echo "== demo: Fashion-MNIST, first $n_train train / first $n_test test images (of 60,000 / 10,000)"
 mkdir -p "$out"
 "$xfer" data import-idx --images $fm/train-images-idx3-ubyte.gz --labels $fm/train-labels-idx1-ubyte.gz \
@@ -23,8 +24,11 @@ mkdir -p "$out"
 "$xfer" data import-idx --images $fm/t10k-images-idx3-ubyte.gz --labels $fm/t10k-labels-idx1-ubyte.gz \
   --class-names $classes --limit "$n_test" --out "$out/fashion-mnist/test"
 
+# L2 strength 1/n: the same penalty as scikit-learn's default (C = 1), so the figures compare with its baselines.
+reg=$(awk "BEGIN { print 1 / $n_train }")
+
 echo "== baseline: logistic regression on raw pixels"
-"$xfer" train --data "$out/fashion-mnist/train" --model pixels --out "$out/pixels.pipeline.json"
+"$xfer" train --data "$out/fashion-mnist/train" --model pixels --reg "$reg" --out "$out/pixels.pipeline.json"
 "$xfer" evaluate --pipeline "$out/pixels.pipeline.json" --data "$out/fashion-mnist/test" \
   --json "$out/pixels.metrics.json" --report "$out/pixels-report"
 
@@ -32,7 +36,7 @@ echo "== transfer learning: pretrained InceptionV3 features + logistic regressio
 # nsfwjs kept Keras' ImageNet weights frozen up to mixed5 and fine-tuned the layers after it for its own task,
 # so mixed5 (average-pooled, 768 values) is the last layer that still holds general ImageNet features.
 node scripts/fetch-nsfwjs.mjs --model inception_v3 >/dev/null   # into the model cache, once
-"$xfer" train --data "$out/fashion-mnist/train" --model nsfwjs_inception_v3 --layer mixed5 --pool avg \
+"$xfer" train --data "$out/fashion-mnist/train" --model nsfwjs_inception_v3 --layer mixed5 --pool avg --reg "$reg" \
   --features "$out/features/inception_v3-mixed5-train" --out "$out/inception_v3.pipeline.json"
 "$xfer" evaluate --pipeline "$out/inception_v3.pipeline.json" --data "$out/fashion-mnist/test" \
   --json "$out/inception_v3.metrics.json" --report "$out/report"
@@ -48,3 +52,4 @@ for name, m in (("raw pixels (baseline)", px), ("InceptionV3 mixed5, avg-pooled"
     print(f"{name:<34}{m['accuracy']:>10.4f}{m['macro_avg']['f1']:>10.4f}")
 print(f"\nreport: {out}/report/index.html")
 PY
+echo "demo time: $(( $(date +%s) - start )) s (after install and build)"
