@@ -82,6 +82,7 @@ struct Slot {
   // device
   memory::desc desc;
   int alias_host = -1;  // memory is the host slot's bytes (same plain float32 layout): no copy
+  int alias_device = -1;  // memory is another device slot's buffer seen through a different desc
   size_t offset = 0;    // in the arena
   int def = -1, last = -1;
 };
@@ -147,7 +148,10 @@ void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opse
     case Step::Kind::reorder:
     case Step::Kind::primitive: {
       std::unordered_map<int, memory> args;
-      for (const auto& [arg, s] : step.args) args[arg] = st.memories[s];
+      for (const auto& [arg, s] : step.args) {
+        int root = plan.slots[s].alias_device;
+        args[arg] = root < 0 ? st.memories[s] : memory(plan.slots[s].desc, cpu_engine(), st.memories[root].get_data_handle());
+      }
       for (const auto& [arg, m] : step.const_args) args[arg] = m;
       step.prim.execute(st.stream, args);
       break;
@@ -168,7 +172,7 @@ void bind(const Plan& plan, RunState& st) {
   st.host.assign(plan.slots.size(), Tensor());
   for (size_t i = 0; i < plan.slots.size(); ++i) {
     const Slot& s = plan.slots[i];
-    if (s.device && s.alias_host < 0) st.memories[i] = memory(s.desc, cpu_engine(), st.arena.get() + s.offset);
+    if (s.device && s.alias_host < 0 && s.alias_device < 0) st.memories[i] = memory(s.desc, cpu_engine(), st.arena.get() + s.offset);
   }
   st.bound = &plan;
 }
@@ -179,14 +183,15 @@ void plan_memory(Plan& plan) {
     const Step& step = plan.steps[i];
     for (int s : step.outputs) if (s >= 0 && plan.slots[s].def < 0) plan.slots[s].def = static_cast<int>(i);
     for (int s : step.inputs) if (s >= 0) plan.slots[s].last = static_cast<int>(i);
-    for (const auto& [arg, s] : step.args) {
+    for (const auto& [arg, a] : step.args) {
+      int s = plan.slots[a].alias_device >= 0 ? plan.slots[a].alias_device : a;  // a view keeps its buffer alive
       if (plan.slots[s].def < 0) plan.slots[s].def = static_cast<int>(i);
       plan.slots[s].last = std::max(plan.slots[s].last, static_cast<int>(i));
     }
   }
   std::vector<int> order;
   for (size_t i = 0; i < plan.slots.size(); ++i)
-    if (plan.slots[i].device && plan.slots[i].alias_host < 0) order.push_back(static_cast<int>(i));
+    if (plan.slots[i].device && plan.slots[i].alias_host < 0 && plan.slots[i].alias_device < 0) order.push_back(static_cast<int>(i));
   auto size_of = [&](int i) { return (plan.slots[i].desc.get_size() + 63) / 64 * 64; };
   std::sort(order.begin(), order.end(), [&](int a, int b) { return size_of(a) > size_of(b); });
   std::vector<int> placed;
@@ -466,7 +471,37 @@ class Builder {
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return binary(node);
     if (op == "Relu" || op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" || op == "Clip") return eltwise(node);
     if (op == "LRN") return lrn(node);
+    if (op == "Transpose") return transpose(node);
     return false;
+  }
+
+  // Transpose as a oneDNN reorder from the input's memory viewed with permuted axes (Keras' NHWC <-> NCHW).
+  bool transpose(const Node& node) {
+    const auto xs = shape_of(node.inputs[0]);
+    size_t rank = xs.size();
+    if (rank < 2 || rank > 6) return false;
+    std::vector<int64_t> perm = node.attr_ints("perm");
+    if (perm.empty()) for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
+    if (perm.size() != rank) return false;
+    std::vector<int> permutation(rank, -1);
+    std::vector<int64_t> ys(rank);
+    for (size_t i = 0; i < rank; ++i) {
+      if (perm[i] < 0 || perm[i] >= static_cast<int64_t>(rank) || permutation[perm[i]] >= 0) return false;
+      permutation[perm[i]] = static_cast<int>(i);  // input axis perm[i] becomes output axis i
+      ys[i] = xs[perm[i]];
+    }
+    int src = device_form(node.inputs[0]);
+    memory::desc src_md = plan_.slots[src].desc;
+    memory::desc viewed = src_md.permute_axes(permutation);
+    memory::desc dst_md(dims_of(ys), src_md.data_type(), plain_tag(rank));
+    // The source slot keeps its own desc; the reorder reads its memory through the permuted view.
+    int view = new_slot(true, ys, DataType::float32);
+    plan_.slots[view].desc = viewed;
+    plan_.slots[view].alias_device = src;
+    int dst = new_device_slot(dst_md, ys);
+    add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), viewed, cpu_engine(), dst_md)),
+                  {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+    return true;
   }
 
   bool conv(const Node& node) {

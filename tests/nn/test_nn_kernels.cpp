@@ -263,3 +263,15 @@ TEST(Engine, CutAfterLayerComputesNothingPast) {
   ASSERT_EQ(model->graph().nodes.size(), 1u);
   EXPECT_EQ(model->outputs().at(0).name, "features");
 }
+
+TEST(OneDnnTranspose, NhwcToNchwAndBack) {
+  // Keras graphs: NHWC input -> Transpose -> conv (blocked) -> Transpose back to NHWC.
+  Case c({2, 9, 7, 8}, 2);
+  c.weight("w", {16, 8, 3, 3}, 3);
+  c.add(node("Transpose", {"x"}, "nchw", {{"perm", std::vector<int64_t>{0, 3, 1, 2}}}));
+  c.add(node("Conv", {"nchw", "w"}, "conv"));
+  c.add(node("Transpose", {"conv"}, "y", {{"perm", std::vector<int64_t>{0, 2, 3, 1}}}));
+  c.output("y");
+  c.check("y");
+  c.check("nchw");
+}
