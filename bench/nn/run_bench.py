@@ -104,20 +104,18 @@ def main():
             b = str(batch)
             peers = {
                 "xfer fp32": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
-                               "--precision", "fp32", "--json"], None),
+                               "--precision", "fp32", "--seconds", secs, "--json"], None),
                 "ORT fp32": (["node", os.path.join(HERE, "ort_peer.mjs"), "bench", onnx_path, "--batch", b,
                               "--threads", t, "--min-seconds", secs], None),
                 "PyTorch fp32": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
                                   "--threads", t, "--min-seconds", secs], MALLOC_ENV),
                 "xfer bf16": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
-                               "--precision", "bf16", "--json"], None),
+                               "--precision", "bf16", "--seconds", secs, "--json"], None),
                 "PyTorch bf16": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
                                   "--threads", t, "--precision", "bf16", "--min-seconds", secs], MALLOC_ENV),
             }
             row = {"model": model, "batch": batch, "gflop_per_image": gflop}
             for name, (cmd, env) in peers.items():
-                if name.startswith("xfer") and args.quick:
-                    cmd = cmd + ["--quick"] if xfer_has_quick(xfer) else cmd
                 row[name] = run_json(cmd, env, name)
             results.append(row)
 
@@ -125,16 +123,6 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"sgemm": sgemm, "results": results}, f, indent=1)
-
-
-_quick = {}
-
-
-def xfer_has_quick(xfer):
-    if xfer not in _quick:
-        proc = subprocess.run([xfer, "model", "bench", "--help"], capture_output=True, text=True)
-        _quick[xfer] = "--quick" in proc.stdout
-    return _quick[xfer]
 
 
 def print_table(results, sgemm_rate, threads):

@@ -100,7 +100,7 @@ def main():
         for what, ref_name, extra in checks:
             want = np.load(os.path.join(cache, model, ref_name))
             out = os.path.join(out_dir, f"{model}_op{opset}_b{batch}_{what}.npy")
-            proc, secs = run_xfer(xfer, [onnx_file, "--input", inp, "--out", out] + extra)
+            proc, secs = run_xfer(xfer, [onnx_file, "--input", inp, "--out", out, "--threads", "2"] + extra)
             scale = float(np.max(np.abs(want)))
             if proc.returncode != 0:
                 failed += 1
