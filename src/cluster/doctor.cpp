@@ -81,8 +81,8 @@ DoctorReport run_doctor(const ClusterFile& cluster, const DoctorOptions& options
         if (d.total_mb > 0 && static_cast<double>(d.free_mb) < options.min_free_fraction * static_cast<double>(d.total_mb))
           problem(h.name, fmt::format("DFS folder {} ({}) has {} MB free of {} MB", d.dir, d.mount, d.free_mb, d.total_mb),
                   "free space there or list another disk in [hadoop] dfs_dirs");
-    if (f.clock_offset_s && std::abs(*f.clock_offset_s) - f.clock_uncertainty_s > options.max_clock_offset_s)
-      problem(h.name, fmt::format("clock is {:+.2f} s off this machine's", *f.clock_offset_s),
+    if (f.clock_offset_s && std::abs(*f.clock_offset_s) > options.max_clock_offset_s)
+      problem(h.name, fmt::format("clock is at least {:+.2f} s off this machine's", *f.clock_offset_s),
               "run a time service (chrony or systemd-timesyncd) on every host");
   }
 

@@ -116,10 +116,11 @@ std::vector<HostFacts> collect_facts(const ClusterFile& cluster, int fanout, boo
       if (c.outcome == SshOutcome::ran && c.exit_code == 0) {
         try {
           const double remote = std::stod(c.out);
-          // ssh's connection set-up happens before the remote date runs; the estimate is bounded by half the
-          // round trip either way.
-          f.clock_offset_s = remote - (before + after) / 2;
-          f.clock_uncertainty_s = (after - before) / 2;
+          // The remote reading was taken between `before` and `after`; only a reading outside that window
+          // shows an offset, and then at least its distance to the window (connection set-up makes the window
+          // wide, so its middle would be a biased estimate).
+          f.clock_offset_s = remote < before ? remote - before : remote > after ? remote - after : 0.0;
+          f.clock_uncertainty_s = after - before;
         } catch (const std::exception&) {
         }
       }

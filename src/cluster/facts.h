@@ -27,8 +27,9 @@ struct HostFacts {
   int disks = 0;  // distinct file systems under the DFS folders (or the override)
   std::vector<DiskFacts> dfs;
   std::map<std::string, std::string> versions;  // tool -> first version line; absent: not installed
-  std::optional<double> clock_offset_s;         // remote minus local, at the middle of the round trip
-  double clock_uncertainty_s = 0;               // half the round trip
+  std::optional<double> clock_offset_s;         // remote minus local: 0 when the remote reading fell within our
+                                                // round trip, else its distance to the nearer end (a lower bound)
+  double clock_uncertainty_s = 0;               // the round trip's length
   bool measured = false;                        // facts came from the host (false: overrides only)
 };
 
