@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 
+#include <unistd.h>
+
 #include <pugixml.hpp>
 
 #include "cluster/cluster_file.h"
@@ -36,7 +38,9 @@ TEST(ShellQuote, ShReadsBackEveryWordUnchanged) {
 }
 
 TEST(Process, TimeoutKillsTheWholeGroup) {
-  const auto r = cl::run_process({"/bin/sh", "-c", "sleep 30 & sleep 30; echo never"}, {.timeout_s = 0.5});
+  cl::ProcessOptions options;
+  options.timeout_s = 0.5;
+  const auto r = cl::run_process({"/bin/sh", "-c", "sleep 30 & sleep 30; echo never"}, options);
   EXPECT_TRUE(r.timed_out);
   EXPECT_LT(r.seconds, 5.0);
   EXPECT_EQ(r.out, "");
