@@ -49,6 +49,18 @@ image::Preprocessing preprocessing_for(const nn::Graph& g) {
   return p;
 }
 
+// SHA-256 over the weights the model was imported with (initializer names, types, shapes and bytes, in name order).
+// It identifies the model whatever its file format: an ONNX file, a model.json with its shards, an HDF5 file or a
+// built-in name resolved through the model cache — so a pipeline can refuse a model that changed since training.
+std::string weights_digest(const nn::Graph& g) {
+  std::string bytes;
+  for (const auto& [name, tensor] : g.initializers) {
+    bytes += fmt::format("{}:{}:{};", name, nn::to_string(tensor.type), fmt::join(tensor.shape, "x"));
+    if (tensor.bytes) bytes.append(reinterpret_cast<const char*>(tensor.bytes->data()), tensor.bytes->size());
+  }
+  return sha256_hex(bytes);
+}
+
 class ModelFeaturizer final : public Featurizer {
  public:
   explicit ModelFeaturizer(const FeaturizerSpec& spec) : spec_(spec) {
@@ -56,6 +68,7 @@ class ModelFeaturizer final : public Featurizer {
     nn::Graph graph = nn::load_model_graph(spec.model);
     preprocessing_ = preprocessing_for(graph);
     source_ = graph.source;
+    sha256_ = weights_digest(graph);
     layer_ = spec.layer.empty() ? nn::default_feature_layer(graph) : nn::resolve_layer(graph, spec.layer);
     nn::CompileOptions opt;
     opt.precision = nn::precision_from_string(spec.precision);
@@ -79,7 +92,6 @@ class ModelFeaturizer final : public Featurizer {
     dim_ = out.element_count();
     spdlog::info("{}: feature layer '{}' ({} values per image{}), {}", spec.model, layer_, dim_,
                  pooled_ ? ", " + spec.pool + "-pooled" : "", nn::to_string(opt.precision));
-    if (std::filesystem::is_regular_file(spec.model)) sha256_ = sha256_file_hex(spec.model);
   }
 
   const image::Preprocessing& preprocessing() const override { return preprocessing_; }
@@ -98,7 +110,8 @@ class ModelFeaturizer final : public Featurizer {
     return {{"kind", "model"},
             {"model", spec_.model},
             {"format", source_.format},
-            {"sha256", sha256_},
+            {"path", source_.path},
+            {"sha256", sha256_},  // of the imported weights (weights_digest), whatever the file format
             {"layer", layer_},
             {"pool", pooled_ ? spec_.pool : "none"},
             {"precision", spec_.precision},

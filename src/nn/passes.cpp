@@ -273,6 +273,9 @@ void simplify_for_inference(Graph& g) {
 }
 
 std::string default_feature_layer(const Graph& g) {
+  // An importer that knows better says so (nsfwjs' InceptionV3: mixed5, the last layer with ImageNet weights).
+  auto declared = g.metadata.find("default_feature_layer");
+  if (declared != g.metadata.end() && !declared->second.empty()) return resolve_layer(g, declared->second);
   for (size_t i = g.nodes.size(); i-- > 0;) {
     const Node& n = g.nodes[i];
     if ((n.op_type == "Gemm" || n.op_type == "MatMul") && !n.inputs.empty() && !g.initializers.count(n.inputs[0]))

@@ -76,7 +76,7 @@ std::unique_ptr<featurize::Featurizer> open_featurizer(const Pipeline& pipeline,
   const auto& then = pipeline.featurizer;
   auto recorded = [&](const char* key) { return then.contains(key) ? then[key] : nlohmann::json(); };
   if (!recorded("sha256").is_null() && now.value("sha256", "") != recorded("sha256").get<std::string>())
-    fail("{}: the model file {} has changed since this pipeline was trained (SHA-256 {} then, {} now); "
+    fail("{}: the weights of model {} have changed since this pipeline was trained (SHA-256 {} then, {} now); "
          "retrain the pipeline or restore the original model file",
          pipeline_path.string(), now.value("path", spec.model), recorded("sha256").get<std::string>(),
          now.value("sha256", "?"));

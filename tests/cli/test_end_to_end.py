@@ -143,6 +143,29 @@ with tempfile.TemporaryDirectory() as tmp:
     open(f"{tmp}/bad.json", "w").write("{not json")
     r = xfer("predict", "--pipeline", f"{tmp}/bad.json", test, expect=1)
     check("damaged pipeline names the file", r.returncode == 1 and "bad.json" in r.stderr, r.stderr.strip())
+    # A pipeline pins its model's weights: the same file path with other weights is refused, not used.
+    import onnx
+    from onnx import helper, TensorProto, numpy_helper
+
+    def tiny_cnn(path, seed):
+        w = np.random.default_rng(seed).normal(size=(4, 3, 3, 3)).astype(np.float32)
+        graph = helper.make_graph(
+            [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"]), helper.make_node("Flatten", ["g"], ["f"])],
+            "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+            [helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", 4])], [numpy_helper.from_array(w, "w")])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+    tiny, cnn_pipe = f"{tmp}/tiny.onnx", f"{tmp}/cnn.json"
+    tiny_cnn(tiny, 1)
+    r = xfer("train", "--data", train, "--model", tiny, "--reg", 0.1, "--out", cnn_pipe)
+    check("train on an ONNX model", r.returncode == 0)
+    check("predict with the unchanged model", xfer("predict", "--pipeline", cnn_pipe, f"{test}/bag").returncode == 0)
+    tiny_cnn(tiny, 2)
+    r = xfer("predict", "--pipeline", cnn_pipe, f"{test}/bag", expect=1)
+    check("a changed model is refused, naming the pipeline", r.returncode == 1 and "cnn.json" in r.stderr and "changed" in r.stderr,
+          r.stderr.strip()[-300:])
+
     check("help for every command", all(xfer(c, "--help").returncode == 0 for c in ["train", "evaluate", "predict", "featurize"]))
 
 print(f"{passed} passed, {failed} failed")
