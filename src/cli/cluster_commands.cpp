@@ -155,7 +155,7 @@ void run_broadcast(BroadcastCli& b) {
     std::string worst_host;
     for (const auto& r : runs)
       if (r.code() == worst) worst_host = r.host;
-    fail("broadcast: worst exit code {} (on {})", worst, worst_host);
+    throw ExitStatus(worst, fmt::format("broadcast: worst exit code {} (on {})", worst, worst_host));
   }
 }
 

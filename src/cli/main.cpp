@@ -1,5 +1,6 @@
 // xfer: the thin command line over the library. Only this file decides exit codes:
-// 0 success, 2 usage errors (bad flags or values), 1 failures of the work itself.
+// 0 success, 2 usage errors (bad flags or values), 1 failures of the work itself — except ExitStatus, whose
+// code is passed through (broadcast's worst exit code over its hosts).
 #include <cstdio>
 #include <exception>
 
@@ -36,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const xfer::ExitStatus& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.code() > 0 && e.code() < 256 ? e.code() : 1;
   } catch (const xfer::UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

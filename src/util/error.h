@@ -18,6 +18,16 @@ class UsageError : public Error {
   using Error::Error;
 };
 
+// A failure whose exit code matters to scripts (broadcast returns the worst exit code of its hosts).
+class ExitStatus : public Error {
+ public:
+  ExitStatus(int code, const std::string& message) : Error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
 // Throws Error with a formatted message: fail("{}: not a PNG file", path).
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

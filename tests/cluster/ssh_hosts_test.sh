@@ -106,7 +106,7 @@ check "nothing in the arguments was run by a shell" "[ ! -e $T/pwned ] && [ ! -e
 # 2. Per-host exit codes, worst code.
 "$XFER" cluster broadcast --cluster "$T/good.toml" --json -- sh -c 'case "$SSH_CONNECTION" in *" 127.0.0.12 "*) exit 7;; *" 127.0.0.13 "*) exit 3;; esac' > "$T/codes.json" 2>/dev/null
 rc=$?
-check "broadcast: non-zero exit when a host fails" "[ $rc = 1 ]"
+check "broadcast: exits with the worst exit code of its hosts (7)" "[ $rc = 7 ]"
 "$PY" -c '
 import json,sys; r=json.load(open(sys.argv[1])); c={h["host"]:h["exit_code"] for h in r["hosts"]}
 assert c=={"127.0.0.11":0,"127.0.0.12":7,"127.0.0.13":3}, c; assert r["worst_exit_code"]==7' "$T/codes.json" \
