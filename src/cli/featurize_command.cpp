@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/featurizer_options.h"
 #include "data/feature_set.h"
 #include "data/image_folder.h"
 #include "featurize/featurize_samples.h"
@@ -71,12 +72,7 @@ void add_featurize_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "ImageFolder root (DIR/<class>/<image>), or a root holding train/ test/ val/")
       ->required();
   cmd->add_option("--split", o->split, "Split sub-folder of --data (train, test, val)");
-  cmd->add_option("--model", o->spec.model, "pixels, pixels:WxH[:rgb], a model file (.onnx, .h5, model.json) or a name")
-      ->capture_default_str();
-  cmd->add_option("--layer", o->spec.layer, "Feature layer of the model (default: the model's feature layer)");
-  cmd->add_option("--pool", o->spec.pool, "How a spatial layer becomes a vector")
-      ->check(CLI::IsMember({"avg", "max", "none"}))
-      ->capture_default_str();
+  add_featurizer_options(*cmd, o->spec);
   cmd->add_option("--out", o->out, "Features folder to write")->required();
   cmd->add_option("--batch", o->batch, "Images per featuriser call")->check(CLI::Range(1, 1 << 16))->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->check(CLI::Range(0, 4096))->capture_default_str();
