@@ -11,7 +11,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 xfer="$root/${XFER_BUILD_DIR:-build}/src/cli/xfer"
 out=${XFER_DEMO_OUT:-$root/demo-out}
-n_train=${XFER_DEMO_TRAIN:-2000}
+n_train=${XFER_DEMO_TRAIN:-5000}
 n_test=${XFER_DEMO_TEST:-1000}
 fm=/usr/share/datasets/fashion-mnist
 classes=t-shirt_top,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot
