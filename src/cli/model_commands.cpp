@@ -1,4 +1,5 @@
 // xfer model info | run | bench: look inside a model, run it on a raw tensor, and measure its throughput.
+#include <map>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -32,6 +33,7 @@ struct ModelRunOptions {
   std::string out;
   std::string output;  // a tensor or layer name; empty: the model's first output
   std::string precision = "fp32";
+  bool no_winograd = false;
   int threads = 0;
 };
 
@@ -40,6 +42,7 @@ struct ModelBenchOptions {
   int batch = 1;
   int threads = 0;
   std::string precision = "fp32";
+  bool no_winograd = false;
   std::string layer;
   double seconds = 3.0;
   bool json = false;
@@ -114,6 +117,7 @@ void run_model(const ModelRunOptions& o) {
   if (graph.inputs.size() != 1) fail("{}: the model has {} inputs; model run takes one", o.model, graph.inputs.size());
   nn::CompileOptions opt;
   opt.precision = nn::precision_from_string(o.precision);
+  opt.winograd = !o.no_winograd;
   if (!o.output.empty()) opt.outputs = {o.output};
   else opt.outputs = {graph.outputs.at(0).name};
   auto model = nn::Model::compile(std::move(graph), opt);
@@ -140,6 +144,7 @@ void run_bench(const ModelBenchOptions& o) {
   if (graph.inputs.size() != 1) fail("{}: the model has {} inputs; model bench takes one", o.model, graph.inputs.size());
   nn::CompileOptions opt;
   opt.precision = nn::precision_from_string(o.precision);
+  opt.winograd = !o.no_winograd;
   opt.outputs = {o.layer.empty() ? graph.outputs.at(0).name : o.layer};
   auto load_start = std::chrono::steady_clock::now();
   auto model = nn::Model::compile(std::move(graph), opt);
@@ -171,11 +176,14 @@ void run_bench(const ModelBenchOptions& o) {
   mean /= static_cast<double>(times.size());
   double images_per_s = o.batch * 1000.0 / median;
   std::string isa = nn::effective_isa();
+  std::map<std::string, int> kernel_counts;  // oneDNN implementation -> how many nodes it ran
+  for (const auto& [node, impl] : run.onednn_kernels()) ++kernel_counts[impl];
   if (o.json) {
     nlohmann::json j = {{"model", o.model}, {"batch", o.batch}, {"threads", o.threads}, {"precision", o.precision},
-                        {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
+                        {"winograd", !o.no_winograd}, {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
                         {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
-                        {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()}};
+                        {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()},
+                        {"kernels", kernel_counts}};
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("model        {}\n", o.model);
@@ -184,6 +192,7 @@ void run_bench(const ModelBenchOptions& o) {
     fmt::print("images/s     {:.2f}\n", images_per_s);
     fmt::print("ms/batch     {:.2f} median, {:.2f} min, {:.2f} mean over {} runs\n", median, times.front(), mean, times.size());
     fmt::print("peak RSS     {:.0f} MB\n", peak_rss_mb());
+    for (const auto& [impl, count] : kernel_counts) fmt::print("kernel       {:>4} x {}\n", count, impl);
   }
 }
 
@@ -206,6 +215,7 @@ void add_model_commands(CLI::App& app) {
   run_cmd->add_option("--out", runo->out, "Output tensor (.npy)")->required();
   run_cmd->add_option("--output,--layer", runo->output, "Tensor or layer to output; the graph is cut after it (default: first output)");
   run_cmd->add_option("--precision", runo->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  run_cmd->add_flag("--no-winograd", runo->no_winograd, "Direct fp32 3x3 convolutions (bitwise closer to other runtimes)");
   run_cmd->add_option("--threads", runo->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   run_cmd->callback([runo] { run_model(*runo); });
 
@@ -215,6 +225,7 @@ void add_model_commands(CLI::App& app) {
   bench_cmd->add_option("--batch", bench->batch, "Images per batch")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--threads", bench->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   bench_cmd->add_option("--precision", bench->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  bench_cmd->add_flag("--no-winograd", bench->no_winograd, "Direct fp32 3x3 convolutions, to measure what Winograd gains");
   bench_cmd->add_option("--layer", bench->layer, "Stop at this tensor or layer (default: the model's first output)");
   bench_cmd->add_option("--seconds", bench->seconds, "Measure for about this long (at least 3 runs)")->check(CLI::PositiveNumber);
   bench_cmd->add_flag("--json", bench->json, "JSON on stdout: images_per_s, ms_per_batch, peak_rss_mb, isa, ...");

@@ -34,6 +34,7 @@ struct CompileOptions {
   Precision precision = Precision::fp32;  // bf16: oneDNN bf16 kernels, weights converted once at load
   bool reference_only = false;         // run every node on its reference kernel (tests, debugging)
   bool optimize = true;                // the fusion passes; false keeps the graph as imported
+  bool winograd = true;                // fp32 3x3 stride-1 convs by Winograd where oneDNN has it (~1e-6 rel. error)
 };
 
 struct Plan;
@@ -78,6 +79,9 @@ class Run {
   const Model& model() const { return *model_; }
   // Nodes the last forward() ran as oneDNN primitives (the rest ran on reference kernels or were folded).
   std::vector<std::string> onednn_nodes() const;
+  // Node name -> the oneDNN implementation that ran it (e.g. "jit_wino_4x3:avx512_core"), for the same nodes,
+  // and "in place (no copy)" for concats whose inputs were written straight into the output.
+  std::map<std::string, std::string> onednn_kernels() const;
 
  private:
   std::shared_ptr<const Model> model_;

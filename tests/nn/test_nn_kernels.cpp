@@ -142,6 +142,28 @@ TEST(OneDnnConv, Bf16WithinOnePercent) {
   c.check("y", true, 2e-2, Precision::bf16);
 }
 
+TEST(OneDnnConv, Winograd3x3MatchesReference) {
+  // 3x3 stride 1 with channels in multiples of 16: the shape oneDNN's Winograd F(4x4,3x3) kernel takes.
+  Case c = conv_case(32, 48, 1, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}, true, {2, 0, 23, 19});
+  c.check("y");
+  CompileOptions with, without;
+  without.winograd = false;
+  xfer::nn::Run a(Model::compile(c.g, with)), b(Model::compile(c.g, without));
+  a.forward({{"x", c.x}});
+  b.forward({{"x", c.x}});
+  EXPECT_NE(a.onednn_kernels().at("y").find("wino"), std::string::npos) << a.onednn_kernels().at("y");
+  EXPECT_EQ(b.onednn_kernels().at("y").find("wino"), std::string::npos) << b.onednn_kernels().at("y");
+}
+
+TEST(OneDnnConv, Winograd3x3FusedReluUnevenTiles) {
+  // Output sizes that are not multiples of the 4x4 tile, and a fused activation.
+  Case c = conv_case(16, 16, 1, {{"_activation", std::string("Relu")}}, false, {1, 0, 9, 7});
+  c.check("y");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_NE(run.onednn_kernels().at("y").find("wino"), std::string::npos) << run.onednn_kernels().at("y");
+}
+
 namespace {
 Case pool_case(const std::string& op, std::map<std::string, Attribute> attrs, std::vector<int64_t> shape = {2, 16, 17, 15}) {
   Case c(shape, 3);
@@ -183,6 +205,39 @@ TEST(OneDnnConcat, BlockedInputsAlongChannels) {
   c.add(node("Conv", {"x", "w1"}, "a"));
   c.add(node("Conv", {"x", "w2"}, "b", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
   c.add(node("Concat", {"a", "b", "x"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("y");
+}
+
+TEST(OneDnnConcat, BatchOneWrittenInPlaceNestedAndShared) {
+  // An Inception block at batch 1: conv, Winograd conv and pool outputs written straight into the concat; one
+  // piece is read again after the concat, and the concat itself is a piece of a second one.
+  Case c({1, 16, 9, 9}, 21);
+  c.weight("w1", {16, 16, 1, 1}, 1);
+  c.weight("w3", {32, 16, 3, 3}, 2);
+  c.weight("ws", {16, 16, 1, 1}, 3);
+  c.weight("wy", {16, 80, 1, 1}, 4);
+  c.add(node("Conv", {"x", "w1"}, "a"));
+  c.add(node("Conv", {"x", "w3"}, "b", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("MaxPool", {"a"}, "p", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Concat", {"a", "b", "p"}, "m", {{"axis", int64_t{1}}}));
+  c.add(node("Conv", {"a", "ws"}, "s"));
+  c.add(node("Concat", {"m", "s"}, "n", {{"axis", int64_t{1}}}));
+  c.add(node("Conv", {"n", "wy"}, "y"));
+  c.output("y");
+  c.check("y");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_EQ(run.onednn_kernels().at("m"), "in place (no copy)");
+  EXPECT_EQ(run.onednn_kernels().at("n"), "in place (no copy)");
+}
+
+TEST(OneDnnConcat, BatchOneWithTheRawInputCopies) {
+  // The graph input is not written by a oneDNN step, so this concat cannot be assembled in place: it copies.
+  Case c({1, 16, 5, 5}, 22);
+  c.weight("w1", {16, 16, 1, 1}, 1);
+  c.add(node("Conv", {"x", "w1"}, "a"));
+  c.add(node("Concat", {"a", "x"}, "y", {{"axis", int64_t{1}}}));
   c.output("y");
   c.check("y");
 }

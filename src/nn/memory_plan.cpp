@@ -1,0 +1,157 @@
+// Where every activation lives: in-place concats and the arena layout of a Plan.
+#include <algorithm>
+#include <set>
+
+#include "nn/plan.h"
+
+namespace xfer::nn {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+namespace {
+
+// The slot whose arena buffer holds `s`: through views (alias_device) and in-place parts (inside).
+int storage_of(const Plan& plan, int s) {
+  for (;;) {
+    const Slot& slot = plan.slots[s];
+    if (slot.alias_device >= 0) s = slot.alias_device;
+    else if (slot.inside >= 0) s = slot.inside;
+    else return s;
+  }
+}
+
+// The layouts in which, at batch 1, channels [c0, c0 + n) of a tensor are one contiguous run of bytes starting
+// at c0 x (the product of the dimensions after the channel): plain, and channel blocks of `block` when n and c0
+// are whole blocks.
+struct ContiguousLayout {
+  tag layout;
+  int64_t block;
+};
+
+std::vector<ContiguousLayout> contiguous_layouts(size_t rank) {
+  std::vector<ContiguousLayout> layouts;
+  switch (rank) {
+    case 2: layouts.push_back({tag::ab, 1}); break;
+    case 3: layouts.push_back({tag::abc, 1}); break;
+    case 4: layouts = {{tag::abcd, 1}, {tag::aBcd16b, 16}, {tag::aBcd8b, 8}}; break;
+    case 5: layouts.push_back({tag::abcde, 1}); break;
+    default: break;
+  }
+  return layouts;
+}
+
+bool is_layout(const memory::desc& d, tag layout) {
+  return d == memory::desc(d.dims(), d.data_type(), layout);
+}
+
+}  // namespace
+
+void place_concats_in_place(Plan& plan) {
+  std::map<int, int> producer;  // device slot -> the step that writes it
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& step = plan.steps[i];
+    if (step.kind != Step::Kind::primitive && step.kind != Step::Kind::reorder) continue;
+    for (const auto& [arg, s] : step.args)
+      if (arg == DNNL_ARG_DST || arg == DNNL_ARG_TO) producer[s] = static_cast<int>(i);
+  }
+  std::set<int> assembled;  // outputs of concats already made in place: their pieces are written by producers
+  for (auto& step : plan.steps) {
+    if (step.kind != Step::Kind::primitive || !step.node || step.node->op_type != "Concat") continue;
+    int dst = -1;
+    std::vector<int> srcs;
+    for (const auto& [arg, s] : step.args) {
+      if (arg == DNNL_ARG_DST) dst = s;
+      else if (arg >= DNNL_ARG_MULTIPLE_SRC) srcs.push_back(s);
+    }
+    if (dst < 0 || srcs.empty()) continue;
+    const memory::desc& out = plan.slots[dst].desc;
+    const memory::dims out_dims = out.dims();
+    if (out_dims.size() < 2 || out_dims[0] != 1 || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
+      continue;
+    int64_t inner = 1;  // elements per channel
+    for (size_t d = 2; d < out_dims.size(); ++d) inner *= out_dims[d];
+    const size_t element_bytes = out.get_size() / static_cast<size_t>(inner * out_dims[1]);
+    bool ok = false;
+    for (const auto& [layout, block] : contiguous_layouts(out_dims.size())) {
+      if (!is_layout(out, layout) || out_dims[1] % block) continue;
+      ok = true;
+      std::set<int> seen;
+      for (int s : srcs) {
+        const Slot& piece = plan.slots[s];
+        ok = ok && seen.insert(s).second && piece.device && !piece.constant && piece.alias_host < 0 &&
+             piece.alias_device < 0 && piece.inside < 0 && (producer.count(s) || assembled.count(s)) &&
+             is_layout(piece.desc, layout) && piece.desc.dims()[1] % block == 0 &&
+             piece.desc.data_type() == out.data_type();
+      }
+      if (ok) break;
+    }
+    if (!ok) continue;
+    int64_t channel = 0;
+    for (int s : srcs) {
+      plan.slots[s].inside = dst;
+      plan.slots[s].inside_offset = static_cast<size_t>(channel * inner) * element_bytes;
+      channel += plan.slots[s].desc.dims()[1];
+    }
+    step.kind = Step::Kind::in_place;
+    step.prim = dnnl::primitive();
+    step.args.clear();
+    step.outputs = {dst};
+    assembled.insert(dst);
+  }
+}
+
+size_t arena_offset(const Plan& plan, int slot) {
+  size_t offset = 0;
+  while (plan.slots[slot].inside >= 0) {
+    offset += plan.slots[slot].inside_offset;
+    slot = plan.slots[slot].inside;
+  }
+  return offset + plan.slots[slot].offset;
+}
+
+void plan_memory(Plan& plan) {
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& step = plan.steps[i];
+    const int at = static_cast<int>(i);
+    auto touch = [&](int s) {  // a view or a piece keeps the whole buffer alive
+      Slot& root = plan.slots[storage_of(plan, s)];
+      if (root.def < 0) root.def = at;
+      root.last = std::max(root.last, at);
+    };
+    for (int s : step.outputs) if (s >= 0 && plan.slots[s].device) touch(s);
+    for (int s : step.inputs) if (s >= 0 && plan.slots[s].device) touch(s);
+    for (const auto& [arg, a] : step.args) touch(a);
+  }
+  std::vector<int> order;
+  for (size_t i = 0; i < plan.slots.size(); ++i) {
+    const Slot& s = plan.slots[i];
+    if (s.device && s.alias_host < 0 && s.alias_device < 0 && s.inside < 0) order.push_back(static_cast<int>(i));
+  }
+  auto size_of = [&](int i) { return (plan.slots[i].desc.get_size() + 63) / 64 * 64; };
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return size_of(a) > size_of(b); });
+  std::vector<int> placed;
+  size_t total = 0;
+  for (int i : order) {
+    Slot& s = plan.slots[i];
+    if (s.def < 0) s.def = 0;
+    if (s.last < s.def) s.last = static_cast<int>(plan.steps.size());  // written, never read: keep to the end
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (int j : placed) {
+      const Slot& o = plan.slots[j];
+      if (o.def <= s.last && s.def <= o.last) busy.emplace_back(o.offset, o.offset + size_of(j));
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (auto [b, e] : busy) {
+      if (offset + size_of(i) <= b) break;
+      offset = std::max(offset, e);
+    }
+    s.offset = offset;
+    total = std::max(total, offset + size_of(i));
+    placed.push_back(i);
+  }
+  plan.arena_bytes = std::max<size_t>(total, 64);
+}
+
+}  // namespace xfer::nn
