@@ -12,7 +12,13 @@ and the machine's sgemm rate (oneDNN dnnl_sgemm 4096^2, 2 threads; nn_sgemm_rate
 FLOPs per image are counted from the ONNX graph here (2 x MACs of Conv and Gemm/MatMul, onnx shape inference),
 independently of `xfer model info`.
 
-Usage: run_bench.py [--quick] [--xfer PATH] [--build DIR] [--models a,b] [--batches 1,8,32] [--json OUT]
+With --rounds N every case runs N times, the peers interleaved, and each keeps its best run: this machine's
+speed drifts by 10-20% over minutes (shared host), and interleaving exposes every peer to the same drift.
+xfer fp32 uses Winograd for 3x3 stride-1 convolutions, so its share of the sgemm rate can pass 100%: it does
+fewer multiplies than the FLOPs counted here (the direct-convolution count every peer is measured against).
+
+Usage: run_bench.py [--quick] [--rounds N] [--xfer PATH] [--build DIR] [--models a,b] [--batches 1,8,32]
+                    [--json OUT]
 """
 import argparse
 import json
@@ -80,6 +86,7 @@ def main():
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--batches", default="1,8,32")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=1, help="runs per case, peers interleaved; the best is kept")
     p.add_argument("--json", help="also write all results to this file")
     args = p.parse_args()
     xfer = args.xfer or os.path.join(args.build, "src", "cli", "xfer")
@@ -115,8 +122,11 @@ def main():
                                   "--threads", t, "--precision", "bf16", "--min-seconds", secs], MALLOC_ENV),
             }
             row = {"model": model, "batch": batch, "gflop_per_image": gflop}
-            for name, (cmd, env) in peers.items():
-                row[name] = run_json(cmd, env, name)
+            for _ in range(args.rounds):
+                for name, (cmd, env) in peers.items():
+                    got = run_json(cmd, env, name)
+                    if got and (not row.get(name) or got["images_per_s"] > row[name]["images_per_s"]):
+                        row[name] = got
             results.append(row)
 
     print_table(results, sgemm["gflop_per_s"], t)
