@@ -357,12 +357,18 @@ class Builder {
 
   bool float_input(const std::string& name) const { return !name.empty() && type_of(name) == DataType::float32; }
 
-  dnnl::primitive_attr activation_attr(const Node& node) const {
+  // The fused tail of a conv as oneDNN post-ops: the residual sum (a binary add reading `residual`), then the
+  // activation.
+  dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const {
     dnnl::primitive_attr attr;
-    std::string act = node.attr_string("_activation", "");
-    if (act.empty()) return attr;
-    float alpha = node.attr_float("_alpha", 0), beta = node.attr_float("_beta", 0);
     dnnl::post_ops ops;
+    if (residual) ops.append_binary(dnnl::algorithm::binary_add, *residual);
+    std::string act = node.attr_string("_activation", "");
+    if (act.empty()) {
+      if (residual) attr.set_post_ops(ops);
+      return attr;
+    }
+    float alpha = node.attr_float("_alpha", 0), beta = node.attr_float("_beta", 0);
     if (act == "Relu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     else if (act == "LeakyRelu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
     else if (act == "Clip") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip_v2, std::max(alpha, -3.4e38f), std::min(beta, 3.4e38f));
@@ -453,6 +459,16 @@ class Builder {
     memory::dims wdims = group == 1 ? memory::dims{M, w.shape[1], w.shape[2], w.shape[3]}
                                     : memory::dims{group, M / group, w.shape[1], w.shape[2], w.shape[3]};
     memory::desc w_any(wdims, compute_dt_, tag::any), b_md({M}, dt::f32, tag::a);
+    // A fused residual (nn/passes.h) is read by a binary post-op in the layout the output takes.
+    int residual = -1;
+    if (node.attr_int("_residual", 0) != 0) {
+      if (node.inputs.size() < 4 || !float_input(node.inputs[3]) || shape_of(node.inputs[3]) != ys) return false;
+      residual = device_form(node.inputs[3]);
+    }
+    auto residual_desc = [&](tag layout) {
+      const memory::desc& have = plan_.slots[residual].desc;
+      return layout == tag::any && have.data_type() == compute_dt_ ? have : memory::desc(dims_of(ys), compute_dt_, layout == tag::any ? tag::nchw : layout);
+    };
     auto make_pd = [&](dnnl::algorithm alg, tag layout) {
       // A source whose channels are not a multiple of 16 (the 3-channel image) is read in the layout the kernel
       // picks: blocking it would pad it to 16 channels and add a reorder.
@@ -464,7 +480,9 @@ class Builder {
                        : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, src_md, w_any, dst_md,
                                                          {win.sh, win.sw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl},
                                                          {win.pb, win.pr});
-      return dnnl::convolution_forward::primitive_desc(desc, activation_attr(node), cpu_engine());
+      const memory::desc residual_md = residual >= 0 ? residual_desc(layout) : memory::desc();
+      return dnnl::convolution_forward::primitive_desc(desc, activation_attr(node, residual >= 0 ? &residual_md : nullptr),
+                                                       cpu_engine());
     };
     // Candidates best first; oneDNN throws `unimplemented` for a combination no kernel of this CPU serves.
     // Blocked nChw16c: on this CPU its jit kernels beat the nhwc brgconv ones by 4-5% on InceptionV3 (fp32 and bf16),
@@ -478,9 +496,11 @@ class Builder {
     candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::nChw16c);
     candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::any);
     std::optional<dnnl::convolution_forward::primitive_desc> chosen;
+    tag chosen_layout = tag::any;
     for (const auto& [alg, layout] : candidates) {
       try {
         chosen = make_pd(alg, layout);
+        chosen_layout = layout;
         break;
       } catch (const dnnl::error&) {
         if (alg == candidates.back().first && layout == candidates.back().second) throw;
@@ -492,7 +512,11 @@ class Builder {
     std::vector<std::pair<int, memory>> consts = {{DNNL_ARG_WEIGHTS, wm}};
     if (bias) consts.emplace_back(DNNL_ARG_BIAS, weights_as(node.inputs[2], *bias, {M}, tag::a, pd.bias_desc()));
     int dst = new_device_slot(pd.dst_desc(), ys);
-    add_primitive(node, dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, consts, dst);
+    std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    if (residual >= 0)
+      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                        device_as(node.inputs[3], residual_desc(chosen_layout)));
+    add_primitive(node, dnnl::convolution_forward(pd), args, consts, dst);
     return true;
   }
 

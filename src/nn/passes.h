@@ -1,6 +1,7 @@
 #pragma once
 // Graph-level passes run when a model is compiled (nn/model.h). Each keeps ONNX semantics, except that a
-// Conv may carry fused-activation attributes ("_activation", "_alpha", "_beta"; see nn/reference_ops.h).
+// Conv may carry fused-activation attributes ("_activation", "_alpha", "_beta") and a fused residual ("_residual"
+// with the residual as input 3); see nn/reference_ops.h.
 #include <set>
 #include <string>
 #include <vector>
@@ -17,8 +18,9 @@ void cut_graph(Graph& graph, const std::vector<std::string>& outputs);
 // per image (a graph with metadata input_layout=nhwc is pooled over NHWC values); pool "none" or a non-spatial output leaves the graph unchanged. Returns the new output name.
 std::string pool_output(Graph& graph, const std::string& output, int64_t output_rank, const std::string& pool);
 
-// Identity and inference Dropout removed; BatchNormalization folded into the Conv before it; a following
-// activation fused into the Conv. Graph outputs are never renamed or removed.
+// Identity and inference Dropout removed; BatchNormalization folded into the Conv before it; Add(conv, r) fused
+// into the conv as a residual (input 3, "_residual"); a following activation fused into the Conv (after the
+// residual). Graph outputs are never renamed or removed.
 void simplify_for_inference(Graph& graph);
 
 // The tensor a classifier reads: the data input of the last Gemm/MatMul (the 2048-d pooled features of

@@ -317,6 +317,20 @@ std::vector<Tensor> conv(const Call& c) {
   if (bias && bias->element_count() != M) c.invalid("bias has {} values for {} output channels", bias->element_count(), M);
   std::string act = c.node.attr_string("_activation", "");
   float alpha = c.node.attr_float("_alpha", 0.0f), beta = c.node.attr_float("_beta", 0.0f);
+  const bool residual = c.node.attr_int("_residual", 0) != 0;
+  if (residual && !act.empty()) {
+    // Exactly the unfused graph: Add(conv, r), then the activation on the sum.
+    Node plain = c.node;
+    plain.attributes.erase("_activation");
+    std::vector<Tensor> sum = run_reference(plain, c.in, c.opset);
+    floating(c, sum[0].type, [&](auto tag) {
+      using T = decltype(tag);
+      T* v = sum[0].template mutable_data<T>();
+      for (int64_t i = 0; i < sum[0].element_count(); ++i)
+        v[i] = static_cast<T>(activation_value(act, alpha, beta, static_cast<float>(v[i])));
+    });
+    return sum;
+  }
   Shape out_shape = pooled_shape(x, w);
   out_shape[1] = M;
   Tensor out = Tensor::zeros(x.type, out_shape);
@@ -351,6 +365,13 @@ std::vector<Tensor> conv(const Call& c) {
           }
       }
   });
+  if (residual) {
+    Node add;
+    add.name = c.node.name + "/residual";
+    add.op_type = "Add";
+    std::vector<const Tensor*> operands = {&out, &c.need(3)};
+    return binary(Call{add, operands, c.opset});
+  }
   return {out};
 }
 

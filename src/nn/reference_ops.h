@@ -4,7 +4,8 @@
 // them), its constant folder, and the fallback for ops and cases oneDNN does not cover.
 //
 // Conv nodes may carry fused-activation attributes written by the fusion pass (nn/passes.h):
-// "_activation" (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), "_alpha", "_beta".
+// "_activation" (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), "_alpha", "_beta", and
+// "_residual": input 3 is added to the conv's output (ONNX Add broadcasting) before the activation.
 #include <string>
 #include <vector>
 

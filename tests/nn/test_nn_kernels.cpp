@@ -9,6 +9,7 @@
 
 #include "nn/model.h"
 #include "nn/reference_ops.h"
+#include "util/error.h"
 
 using namespace xfer::nn;
 
@@ -129,6 +130,76 @@ TEST(OneDnnConv, BatchNormFoldedAndReluFused) {
   c.add(node("Relu", {"bn"}, "y"));
   c.output("y");
   c.check("conv", /*optimize=*/true);
+}
+
+namespace {
+// A ResNet bottleneck tail: conv -> BN -> Add(., shortcut) -> Relu, where the shortcut (a strided 1x1 conv, as
+// ResNet's downsample) comes after the main conv in node order. `conv_first` picks the Add's operand order.
+Case residual_case(bool conv_first) {
+  Case c({2, 16, 10, 10}, 31);
+  c.weight("w", {32, 16, 3, 3}, 1);
+  c.weight("ws", {32, 16, 1, 1}, 2);
+  c.weight("scale", {32}, 3, 0.5f, 1.5f);
+  c.weight("shift", {32}, 4);
+  c.weight("mean", {32}, 5);
+  c.weight("var", {32}, 6, 0.1f, 2.0f);
+  c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
+  c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "bn"));
+  c.add(node("Conv", {"x", "ws"}, "shortcut", {{"strides", std::vector<int64_t>{2, 2}}}));
+  c.add(node("Add", conv_first ? std::vector<std::string>{"bn", "shortcut"} : std::vector<std::string>{"shortcut", "bn"}, "sum"));
+  c.add(node("Relu", {"sum"}, "y"));
+  c.output("y");
+  return c;
+}
+
+size_t count_ops(const Graph& g, const std::string& op) {
+  return static_cast<size_t>(std::count_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.op_type == op; }));
+}
+}  // namespace
+
+TEST(OneDnnConv, ResidualAddAndReluFusedAsPostOps) {
+  for (bool conv_first : {true, false}) {
+    SCOPED_TRACE(conv_first ? "Add(conv, shortcut)" : "Add(shortcut, conv)");
+    Case c = residual_case(conv_first);
+    c.check("conv", /*optimize=*/true);
+    auto model = Model::compile(c.g, CompileOptions{});
+    EXPECT_EQ(count_ops(model->graph(), "Add"), 0u);
+    EXPECT_EQ(count_ops(model->graph(), "Relu"), 0u);
+    EXPECT_EQ(count_ops(model->graph(), "BatchNormalization"), 0u);
+  }
+}
+
+TEST(OneDnnConv, ResidualAddBf16WithinOnePercent) {
+  residual_case(true).check("conv", /*optimize=*/true, 2e-2, Precision::bf16);
+}
+
+TEST(Engine, ResidualThatBroadcastsStaysCorrect) {
+  // Add(conv, pooled) with a [N,C,1,1] operand: fused by the pass, but not a same-shape post-op, so the
+  // engine must still produce ONNX's broadcasting sum (the reference kernel computes it).
+  Case c({2, 16, 6, 6}, 32);
+  c.weight("w", {16, 16, 1, 1}, 1);
+  c.add(node("GlobalAveragePool", {"x"}, "pooled"));
+  c.add(node("Conv", {"x", "w"}, "conv"));
+  c.add(node("Add", {"conv", "pooled"}, "sum"));
+  c.add(node("Relu", {"sum"}, "y"));
+  c.output("y");
+  c.check("pooled", /*optimize=*/true);
+}
+
+TEST(Engine, ConvWithoutWeightsBeforeBatchNormIsAClearError) {
+  // Found by the loader fuzzer: the BN fold read a conv's missing weight input.
+  Case c({1, 4, 5, 5}, 33);
+  for (const char* n : {"scale", "shift", "mean", "var"}) c.weight(n, {4}, 1, 0.5f, 1.5f);
+  c.add(node("Conv", {"x"}, "conv"));
+  c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "y"));
+  c.output("y");
+  try {
+    xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+    run.forward({{"x", c.x}});
+    FAIL() << "a Conv without weights ran";
+  } catch (const xfer::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv"), std::string::npos) << e.what();
+  }
 }
 
 TEST(OneDnnConv, Bf16WithinOnePercent) {
