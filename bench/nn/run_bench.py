@@ -27,10 +27,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import onnx
-from onnx import shape_inference
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 PY = "/usr/bin/python3"
@@ -39,7 +35,14 @@ MODELS = ["inception_v3_features", "resnet50"]
 
 
 def gflop_per_image(path):
-    """2 x multiply-accumulates of Conv, Gemm and MatMul per image, from ONNX's own shape inference."""
+    """2 x multiply-accumulates of Conv, Gemm and MatMul per image, from ONNX's own shape inference.
+
+    Runs in a child process (see gflop_in_child): Linux carries a process's peak RSS across fork and exec
+    into ru_maxrss, so a runner that had loaded a 100 MB model would lift every peer's reported peak to its own.
+    """
+    import numpy as np
+    import onnx
+    from onnx import shape_inference
     m = onnx.load(path)
     for d in m.graph.input[0].type.tensor_type.shape.dim:  # batch 1 so every shape is concrete
         if d.dim_param:
@@ -62,6 +65,12 @@ def gflop_per_image(path):
             cols = b[0] if trans_b else b[-1]
             macs += int(np.prod(a[:-1])) * k * cols
     return 2 * macs / 1e9
+
+
+def gflop_in_child(path):
+    out = subprocess.run([PY, os.path.abspath(__file__), "--gflop-of", path], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.strip())
 
 
 def run_json(cmd, env=None, label=""):
@@ -88,7 +97,11 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=1, help="runs per case, peers interleaved; the best is kept")
     p.add_argument("--json", help="also write all results to this file")
+    p.add_argument("--gflop-of", help=argparse.SUPPRESS)  # internal: print one model's GFLOP/image and exit
     args = p.parse_args()
+    if args.gflop_of:
+        print(gflop_per_image(args.gflop_of))
+        return
     xfer = args.xfer or os.path.join(args.build, "src", "cli", "xfer")
     sgemm_bin = os.path.join(args.build, "bench", "nn", "nn_sgemm_rate")
     models_dir = os.path.join(args.build, "bench-nn-models")
@@ -105,7 +118,7 @@ def main():
     results = []
     for model in models:
         onnx_path = os.path.join(models_dir, model + ".onnx")
-        gflop = gflop_per_image(onnx_path)
+        gflop = gflop_in_child(onnx_path)
         for batch in batches:
             print(f"{model} batch {batch} ({gflop:.2f} GFLOP/image):", file=sys.stderr, flush=True)
             b = str(batch)

@@ -1,6 +1,7 @@
 #include "nn/model.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <malloc.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -147,11 +148,22 @@ void bind(const Plan& plan, RunState& st) {
   st.bound = &plan;
 }
 
+// A weight reordered into the layout a primitive chose, and the plain layout it was read from.
+struct CachedWeight {
+  memory::desc source;  // dims and tag of the weight Tensor's bytes as the primitive reads them
+  memory::desc desc;
+  memory mem;
+  // A blocked fp32 copy holds every value, so the plain weight can be rebuilt from it by a reorder
+  // (Winograd's transformed weights and bf16 copies cannot).
+  bool reversible() const { return desc.data_type() == dt::f32 && desc.data.format_kind == dnnl_blocked; }
+};
+using WeightCopies = std::map<std::string, std::vector<CachedWeight>>;
+
 // Builds a plan while running it once on real inputs: shapes are concrete, constants fold as they appear.
 class Builder {
  public:
   Builder(const Graph& g, const CompileOptions& opt, Plan& plan, RunState& st,
-          std::map<std::string, std::vector<std::pair<memory::desc, memory>>>& weight_cache)
+          WeightCopies& weight_cache)
       : g_(g), opt_(opt), plan_(plan), st_(st), weight_cache_(weight_cache),
         compute_dt_(opt.precision == Precision::bf16 ? dt::bf16 : dt::f32) {}
 
@@ -161,6 +173,7 @@ class Builder {
       plan_.slots[s].constant = true;
       plan_.slots[s].value = t;
       host_[name] = s;
+      plan_.constant_slots[name] = s;
     }
     for (const auto& [name, t] : inputs) {
       int s = new_slot(false, t.shape, t.type);
@@ -186,7 +199,7 @@ class Builder {
   const CompileOptions& opt_;
   Plan& plan_;
   RunState& st_;
-  std::map<std::string, std::vector<std::pair<memory::desc, memory>>>& weight_cache_;
+  WeightCopies& weight_cache_;
   dt compute_dt_;
   std::map<std::string, int> host_, device_;
   std::map<int, std::vector<int>> converted_;  // device slot -> its reordered copies
@@ -283,13 +296,14 @@ class Builder {
   // A constant tensor reordered once into `desc` (cached across plans: weights do not change).
   memory weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc) {
     auto& cached = weight_cache_[key];
-    for (auto& [d, m] : cached) if (d == desc) return m;
-    memory src(memory::desc(dims, dt::f32, plain), cpu_engine(), const_cast<unsigned char*>(t.bytes->data()));
+    for (auto& c : cached) if (c.desc == desc) return c.mem;
+    memory::desc source(dims, dt::f32, plain);
+    memory src(source, cpu_engine(), const_cast<unsigned char*>(t.bytes->data()));
     memory dst(desc, cpu_engine());
     dnnl::stream s(cpu_engine());
     dnnl::reorder(src, dst).execute(s, src, dst);
     s.wait();
-    cached.emplace_back(desc, dst);
+    cached.push_back({source, desc, dst});
     return dst;
   }
 
@@ -361,6 +375,10 @@ class Builder {
   // activation.
   dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const {
     dnnl::primitive_attr attr;
+    // The conv's scratch space (Winograd's transformed tiles: up to 450 MB at batch 32) comes from the arena,
+    // where it shares bytes with activations that are dead while the conv runs, instead of a separate
+    // library-owned buffer sized for the largest conv.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops ops;
     if (residual) ops.append_binary(dnnl::algorithm::binary_add, *residual);
     std::string act = node.attr_string("_activation", "");
@@ -513,6 +531,8 @@ class Builder {
     if (bias) consts.emplace_back(DNNL_ARG_BIAS, weights_as(node.inputs[2], *bias, {M}, tag::a, pd.bias_desc()));
     int dst = new_device_slot(pd.dst_desc(), ys);
     std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+      args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
     if (residual >= 0)
       args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
                         device_as(node.inputs[3], residual_desc(chosen_layout)));
@@ -766,8 +786,45 @@ std::shared_ptr<const Model> Model::compile(Graph graph, const CompileOptions& o
 
 // Weights reordered into primitive layouts, shared by every plan of the model.
 struct WeightCache {
-  std::map<std::string, std::vector<std::pair<memory::desc, memory>>> by_name;
+  WeightCopies by_name;
+  std::vector<std::string> released;  // initializers whose plain bytes were dropped (see release_absorbed_weights)
 };
+
+// Once a plan is built, a float weight that only primitives read and that has a blocked fp32 copy is held twice:
+// drop the plain bytes (about the model's size: ResNet50 100 MB) and rebuild them from the copy when another
+// plan is built. Weights a reference kernel reads, and those held only as Winograd or bf16 copies, stay.
+void Model::release_absorbed_weights(Plan& plan) const {
+  std::set<int> read_on_host;
+  for (const auto& step : plan.steps)
+    if (step.kind == Step::Kind::reference || step.kind == Step::Kind::to_device)
+      read_on_host.insert(step.inputs.begin(), step.inputs.end());
+  for (const auto& [name, slot] : plan.constant_slots) {
+    Tensor& t = graph_.initializers.at(name);
+    if (t.type != DataType::float32 || !t.bytes || read_on_host.count(slot)) continue;
+    auto copies = weights_->by_name.find(name);
+    if (copies == weights_->by_name.end()) continue;
+    if (std::none_of(copies->second.begin(), copies->second.end(), [](const CachedWeight& c) { return c.reversible(); }))
+      continue;
+    t.bytes.reset();
+    plan.slots[slot].value.bytes.reset();
+    weights_->released.push_back(name);
+  }
+  malloc_trim(0);  // the freed weights sat in glibc's heap (allocated after its mmap threshold had grown)
+}
+
+void Model::restore_released_weights() const {
+  dnnl::stream stream(cpu_engine());
+  for (const auto& name : weights_->released) {
+    Tensor& t = graph_.initializers.at(name);
+    const auto& copies = weights_->by_name.at(name);
+    auto from = std::find_if(copies.begin(), copies.end(), [](const CachedWeight& c) { return c.reversible(); });
+    t.bytes = std::make_shared<std::vector<unsigned char>>(from->source.get_size());
+    memory plain(from->source, cpu_engine(), t.bytes->data());
+    dnnl::reorder(from->mem, plain).execute(stream, const_cast<memory&>(from->mem), plain);
+  }
+  stream.wait();
+  weights_->released.clear();
+}
 
 Model::~Model() = default;
 
@@ -781,6 +838,7 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
   state.memories.clear();
   state.host.clear();
   if (!weights_) weights_ = std::make_unique<WeightCache>();
+  restore_released_weights();
   Builder builder(graph_, options_, *plan, state, weights_->by_name);
   try {
     outputs = builder.build(inputs);
@@ -789,6 +847,7 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
   }
   state.bound = nullptr;
   plans_[key] = plan;
+  release_absorbed_weights(*plan);
   return plan;
 }
 

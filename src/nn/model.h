@@ -46,7 +46,8 @@ class Model {
   static std::shared_ptr<const Model> compile(Graph graph, const CompileOptions& options = {});
   ~Model();
 
-  const Graph& graph() const { return graph_; }  // after the passes
+  // After the passes. Float weights that primitives absorbed may have no bytes (names and shapes stay).
+  const Graph& graph() const { return graph_; }
   const CompileOptions& options() const { return options_; }
   const std::vector<ValueInfo>& inputs() const { return graph_.inputs; }
   const std::vector<ValueInfo>& outputs() const { return graph_.outputs; }
@@ -57,7 +58,11 @@ class Model {
 
  private:
   Model() = default;
-  Graph graph_;
+  void release_absorbed_weights(Plan& plan) const;
+  void restore_released_weights() const;
+  // Mutable only in its initializers' bytes, under mutex_: weights absorbed into primitive layouts are
+  // released after a plan is built and restored before the next (graph() users read names and shapes).
+  mutable Graph graph_;
   CompileOptions options_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::shared_ptr<Plan>> plans_;  // by input-shape key

@@ -44,6 +44,7 @@ struct Plan {
   std::vector<Slot> slots;
   std::vector<Step> steps;
   std::map<std::string, int> input_slots;
+  std::map<std::string, int> constant_slots;  // initializer name -> its slot
   std::vector<int> output_slots;
   size_t arena_bytes = 0;
 };

@@ -255,7 +255,9 @@ void sort_topologically(Graph& g, const Context& ctx) {
       fail("{}: graph output '{}' is not produced by any node", ctx.name, out.name);
 }
 
-Graph graph_from_model(const onnx::ModelProto& model, const Context& ctx) {
+// Takes the proto by reference to empty it as it goes: each initializer's bytes are freed once copied, so the
+// import holds the weights about once, not twice.
+Graph graph_from_model(onnx::ModelProto& model, const Context& ctx) {
   if (!model.has_graph()) fail("{}: not an ONNX model (no graph)", ctx.name);
   Graph g;
   g.source.format = "onnx";
@@ -266,10 +268,11 @@ Graph graph_from_model(const onnx::ModelProto& model, const Context& ctx) {
   if (g.source.opset == 0) g.source.opset = model.opset_import_size() == 0 ? 1 : 0;
   // opset 0: only other domains are imported; their nodes are reported as unsupported ops.
   for (const auto& p : model.metadata_props()) g.metadata[p.key()] = p.value();
-  const auto& graph = model.graph();
-  for (const auto& init : graph.initializer()) {
+  auto& graph = *model.mutable_graph();
+  for (auto& init : *graph.mutable_initializer()) {
     if (init.name().empty()) fail("{}: an initializer has no name", ctx.name);
     g.initializers[init.name()] = tensor_from_proto(init, ctx);
+    std::string().swap(*init.mutable_raw_data());
   }
   if (graph.sparse_initializer_size() > 0) unsupported("{}: sparse initializers are not supported", ctx.name);
   for (const auto& in : graph.input())
@@ -298,24 +301,41 @@ Graph graph_from_model(const onnx::ModelProto& model, const Context& ctx) {
 
 }  // namespace
 
-Graph import_onnx_bytes(const void* data, size_t size, const std::string& name, const fs::path& base_dir) {
+namespace {
+void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& name) {
   if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
     fail("{}: {} bytes is more than protobuf can parse (2 GB); use external data", name, size);
-  onnx::ModelProto model;
   if (!model.ParseFromArray(data, static_cast<int>(size)))
     fail("{}: not an ONNX model: the protobuf does not parse (truncated or corrupt file)", name);
+}
+
+std::string read_whole_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) fail("{}: cannot open", path.string());
+  std::string bytes(static_cast<size_t>(in.tellg()), '\0');  // one allocation of the file's size
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) fail("{}: cannot read", path.string());
+  return bytes;
+}
+}  // namespace
+
+Graph import_onnx_bytes(const void* data, size_t size, const std::string& name, const fs::path& base_dir) {
+  onnx::ModelProto model;
+  parse_model(model, data, size, name);
   return graph_from_model(model, Context{name, base_dir});
 }
 
 Graph import_onnx(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) fail("{}: no such model file", path.string());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  onnx::ModelProto model;
+  {
+    std::string bytes = read_whole_file(path);
+    parse_model(model, bytes.data(), bytes.size(), path.string());
+  }  // the file's bytes are freed before the weights are copied out of the proto
   fs::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-  return import_onnx_bytes(bytes.data(), bytes.size(), path.string(), dir);
+  return graph_from_model(model, Context{path.string(), dir});
 }
 
 Tensor read_onnx_tensor_file(const fs::path& path, std::string* name) {
