@@ -308,6 +308,8 @@ class Builder {
   }
 
   void add_node(const Node& node) {
+    // A node without outputs (legal protobuf, meaningless graph) computes nothing anyone can read.
+    if (std::all_of(node.outputs.begin(), node.outputs.end(), [](const std::string& o) { return o.empty(); })) return;
     for (const auto& in : node.inputs)
       if (!in.empty() && !known(in)) fail("node '{}' ({}): input '{}' is not available", node.name, node.op_type, in);
     bool all_constant = true;

@@ -113,7 +113,7 @@ void fold_pad_into_average_pool(Graph& g, int64_t opset) {
     auto it = producer.find(pool.inputs[0]);
     if (it == producer.end() || counts[pool.inputs[0]] != 1) continue;
     Node& pad = g.nodes[it->second];
-    if (pad.op_type != "Pad" || pad.attr_string("mode", "constant") != "constant") continue;
+    if (pad.op_type != "Pad" || pad.inputs.empty() || pad.attr_string("mode", "constant") != "constant") continue;
     std::vector<int64_t> pads;
     if (opset < 11) {
       pads = pad.attr_ints("pads");
@@ -150,7 +150,7 @@ void fold_into_convs(Graph& g, int64_t opset) {
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
-    if (n.inputs.empty()) continue;
+    if (n.inputs.empty() || n.outputs.empty()) continue;  // hostile files have nodes without outputs
     auto it = producer.find(n.inputs[0]);
     if (it == producer.end() || removed[it->second]) continue;
     Node& conv = g.nodes[it->second];
@@ -303,7 +303,7 @@ void simplify_for_inference(Graph& g) {
     for (auto& n : g.nodes) {
       bool passthrough = n.op_type == "Identity" ||
                          (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1].empty()) && n.inputs.size() < 3);
-      if (passthrough && !n.inputs.empty() && counts[n.outputs[0]] < 1000) {
+      if (passthrough && !n.inputs.empty() && !n.outputs.empty() && counts[n.outputs[0]] < 1000) {
         rename_input(g, n.outputs[0], n.inputs[0]);
         continue;
       }

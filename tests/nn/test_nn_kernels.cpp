@@ -237,6 +237,26 @@ TEST(Engine, WeightsReleasedAfterAPlanAndRestoredForTheNext) {
   }
 }
 
+TEST(Engine, NodesWithoutOutputsDoNotBreakThePasses) {
+  // Found by the loader fuzzer: an activation or Identity with no outputs after a conv crashed the fusion passes.
+  Case c({1, 4, 5, 5}, 34);
+  c.weight("w", {4, 4, 1, 1}, 1);
+  c.add(node("Conv", {"x", "w"}, "y"));
+  Node relu = node("Relu", {"y"}, "unused");
+  relu.outputs.clear();
+  Node identity = node("Identity", {"y"}, "unused2");
+  identity.outputs.clear();
+  c.add(relu);
+  c.add(identity);
+  c.output("y");
+  try {
+    xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+    EXPECT_EQ(run.forward({{"x", c.x}}).at(0).shape, (std::vector<int64_t>{1, 4, 5, 5}));
+  } catch (const xfer::Error&) {
+    // a clear error is as good as an answer here; a crash is not
+  }
+}
+
 TEST(OneDnnConv, Bf16WithinOnePercent) {
   Case c({2, 16, 15, 15}, 9);
   c.weight("w1", {32, 16, 3, 3}, 1);
