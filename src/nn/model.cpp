@@ -375,6 +375,7 @@ class Builder {
 
   // The fused tail of a conv as oneDNN post-ops: the residual sum (a binary add reading `residual`), then the
   // activation.
+  // The node's fused activation as post-ops, after a binary add of `residual` (a conv's residual, a pool's bias).
   dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const {
     dnnl::primitive_attr attr;
     // The conv's scratch space (Winograd's transformed tiles: up to 450 MB at batch 32) comes from the arena,
@@ -567,15 +568,31 @@ class Builder {
     if (!is_max && include_pad && (pb > win.pb || pr > win.pr)) return false;
     auto alg = is_max ? dnnl::algorithm::pooling_max
                       : include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
+    // A bias and activation fused by nn/passes.h (a 1x1 conv moved before the pool) become post-ops: a
+    // per-channel binary add, then the eltwise.
+    std::optional<Tensor> bias;
+    if (node.attr_int("_bias", 0) != 0) {
+      if (node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
+      bias = constant(node.inputs[1]);
+      if (bias->type != DataType::float32 || bias->element_count() != xs[1]) return false;
+    }
+    const memory::desc bias_md({1, xs[1], 1, 1}, dt::f32, tag::abcd);
     int src = device_form(node.inputs[0]);
     const memory::desc& src_md = plan_.slots[src].desc;
     std::vector<int64_t> ys = {xs[0], xs[1], win.oh, win.ow};
     memory::desc dst_any(dims_of(ys), src_md.data_type(), tag::any);
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_any, {win.sh, win.sw},
                                         {win.kh, win.kw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl}, {pb, pr});
-    dnnl::pooling_v2_forward::primitive_desc pd(desc, cpu_engine());
+    dnnl::pooling_v2_forward::primitive_desc pd(desc, activation_attr(node, bias ? &bias_md : nullptr), cpu_engine());
     int dst = new_device_slot(pd.dst_desc(), ys);
-    add_primitive(node, dnnl::pooling_v2_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
+    std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+      args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
+    std::vector<std::pair<int, memory>> consts;
+    if (bias)
+      consts.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                          weights_as(node.inputs[1], *bias, {1, xs[1], 1, 1}, tag::abcd, bias_md));
+    add_primitive(node, dnnl::pooling_v2_forward(pd), args, consts, dst);
     return true;
   }
 

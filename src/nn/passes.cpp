@@ -219,6 +219,57 @@ bool fuse_residual_adds(Graph& g) {
   return any;
 }
 
+// AveragePool(x) -> 1x1 Conv(W, b) -> act, where the conv maps C channels to M < C, becomes
+// Conv(W)(x) -> AveragePool with b added and act applied (input 1 "_bias", and the conv's "_activation").
+// Both are linear, one across channels at each pixel and one across pixels in each channel, so they commute
+// exactly, padding included (zero pixels map to zero without the bias); the pool then averages M channels
+// instead of C. In InceptionV3 every block's pool branch is such a pair (768 -> 192 channels at 17x17), and its
+// pools were 3-5% of the time.
+void sink_average_pools_below_pointwise_convs(Graph& g) {
+  auto counts = consumer_counts(g);
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto all_equal = [](const Node& n, const char* attr, int64_t value) {
+    for (auto v : n.attr_ints(attr, {})) if (v != value) return false;
+    return true;
+  };
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    Node& conv = g.nodes[k];
+    if (conv.op_type != "Conv" || conv.inputs.size() < 2 || conv.inputs.size() > 3 || conv.outputs.size() != 1 ||
+        conv.has_attr("_residual") || conv.attr_int("group", 1) != 1 || !is_float_const(g, conv.inputs[1]))
+      continue;
+    if (conv.inputs.size() == 3 && !conv.inputs[2].empty() && !is_float_const(g, conv.inputs[2])) continue;
+    const Tensor& w = g.initializers.at(conv.inputs[1]);
+    if (w.shape.size() != 4 || w.shape[2] != 1 || w.shape[3] != 1 || w.shape[0] >= w.shape[1]) continue;
+    if (!all_equal(conv, "strides", 1) || !all_equal(conv, "pads", 0) || !all_equal(conv, "kernel_shape", 1)) continue;
+    auto it = producer.find(conv.inputs[0]);
+    if (it == producer.end() || counts[conv.inputs[0]] != 1) continue;
+    Node& pool = g.nodes[it->second];
+    if (pool.op_type != "AveragePool" || pool.inputs.size() != 1 || pool.outputs.size() != 1 ||
+        pool.attr_ints("kernel_shape", {}).size() != 2 || !all_equal(pool, "dilations", 1))
+      continue;
+    // The conv moves to the pool's place (its input x is ready there) and the pool to the conv's.
+    Node pointwise = conv;
+    pointwise.inputs = {pool.inputs[0], conv.inputs[1]};
+    for (const char* fused : {"_activation", "_alpha", "_beta"}) pointwise.attributes.erase(fused);
+    pointwise.outputs = {conv.name + "/before_pool"};
+    Node pooled = pool;
+    pooled.inputs = {pointwise.outputs[0]};
+    if (conv.inputs.size() == 3 && !conv.inputs[2].empty()) {
+      pooled.inputs.push_back(conv.inputs[2]);
+      pooled.attributes["_bias"] = int64_t{1};
+    }
+    for (const char* fused : {"_activation", "_alpha", "_beta"})
+      if (conv.has_attr(fused)) pooled.attributes[fused] = conv.attributes.at(fused);
+    pooled.outputs = conv.outputs;
+    const size_t p = it->second;
+    producer.erase(it);
+    g.nodes[p] = std::move(pointwise);
+    g.nodes[k] = std::move(pooled);  // `conv` and `pool` refer to the new nodes from here on
+  }
+}
+
 }  // namespace
 
 std::string resolve_layer(const Graph& g, const std::string& layer) {
@@ -315,6 +366,7 @@ void simplify_for_inference(Graph& g) {
   fold_into_convs(g, opset);
   // After BN folding, so conv -> BN -> Add -> Relu becomes one conv: residual sum, then the activation.
   if (fuse_residual_adds(g)) fold_into_convs(g, opset);
+  sink_average_pools_below_pointwise_convs(g);
   for (auto it = g.initializers.begin(); it != g.initializers.end();) {
     bool used = false;
     for (const auto& n : g.nodes) for (const auto& in : n.inputs) used = used || in == it->first;

@@ -396,6 +396,14 @@ std::vector<Tensor> pool(const Call& c) {
     w = window_for(c, spatial_of(x), c.node.attr_ints("kernel_shape"));
   }
   bool include_pad = c.node.attr_int("count_include_pad", 0) != 0;
+  // Fused by nn/passes.h when a 1x1 conv was moved before the pool: its bias and activation apply here.
+  std::vector<float> bias;
+  if (c.node.attr_int("_bias", 0) != 0) {
+    bias = to_float_vector(c.need(1));
+    if (static_cast<int64_t>(bias.size()) != x.shape[1]) c.invalid("bias has {} values for {} channels", bias.size(), x.shape[1]);
+  }
+  const std::string act = c.node.attr_string("_activation", "");
+  const float alpha = c.node.attr_float("_alpha", 0.0f), beta = c.node.attr_float("_beta", 0.0f);
   Shape out_shape = pooled_shape(x, w);
   Tensor out = Tensor::zeros(x.type, out_shape);
   int64_t NC = x.shape[0] * x.shape[1];
@@ -429,6 +437,8 @@ std::vector<Tensor> pool(const Call& c) {
             }
             acc = count > 0 ? acc / static_cast<double>(count) : 0.0;
           }
+          if (!bias.empty()) acc += bias[nc % x.shape[1]];
+          if (!act.empty()) acc = activation_value(act, alpha, beta, static_cast<float>(acc));
           po[(nc * w.oh + oy) * w.ow + ox] = static_cast<T>(acc);
         }
   });

@@ -6,6 +6,8 @@
 // Conv nodes may carry fused-activation attributes written by the fusion pass (nn/passes.h):
 // "_activation" (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), "_alpha", "_beta", and
 // "_residual": input 3 is added to the conv's output (ONNX Add broadcasting) before the activation.
+// AveragePool nodes may carry "_bias" (input 1: one value per channel, added to the average) and the same
+// activation attributes, applied after the bias.
 #include <string>
 #include <vector>
 

@@ -321,6 +321,77 @@ TEST(OneDnnPool, AveragePoolCeilExcludePad) {
   pool_case("AveragePool", {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
                             {"ceil_mode", int64_t{1}}}).check("y");
 }
+namespace {
+// InceptionV3's pool branch: AveragePool 3x3 -> 1x1 Conv (fewer channels) -> BN -> Relu. The passes move the
+// conv before the pool, whose bias and Relu become the pool's post-ops; the reference runs the graph as written.
+Case pool_branch_case(std::map<std::string, Attribute> pool_attrs, int64_t c_out = 8) {
+  Case c({2, 32, 17, 15}, 41);
+  c.weight("w", {c_out, 32, 1, 1}, 1);
+  c.weight("b", {c_out}, 2);
+  c.weight("scale", {c_out}, 3, 0.5f, 1.5f);
+  c.weight("shift", {c_out}, 4);
+  c.weight("mean", {c_out}, 5);
+  c.weight("var", {c_out}, 6, 0.1f, 2.0f);
+  pool_attrs["kernel_shape"] = std::vector<int64_t>{3, 3};
+  c.add(node("AveragePool", {"x"}, "pool", std::move(pool_attrs)));
+  c.add(node("Conv", {"pool", "w", "b"}, "conv"));
+  c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "bn"));
+  c.add(node("Relu", {"bn"}, "y"));
+  c.output("y");
+  return c;
+}
+std::vector<std::string> op_order(const Graph& g) {
+  std::vector<std::string> ops;
+  for (const auto& n : g.nodes) ops.push_back(n.op_type);
+  return ops;
+}
+const std::vector<std::pair<std::string, std::map<std::string, Attribute>>> kPoolBranches = {
+    {"include pad", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"count_include_pad", int64_t{1}}}},
+    {"exclude pad (Keras 'same')", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}},
+    {"strided, ceil mode", {{"strides", std::vector<int64_t>{2, 2}}, {"ceil_mode", int64_t{1}}, {"count_include_pad", int64_t{1}}}},
+};
+}  // namespace
+
+TEST(OneDnnPool, AveragePoolMovedBelowPointwiseConvWithBiasAndReluAsPostOps) {
+  for (const auto& [what, attrs] : kPoolBranches) {
+    SCOPED_TRACE(what);
+    Case c = pool_branch_case(attrs);
+    c.check("pool", /*optimize=*/true);
+    auto model = Model::compile(c.g, CompileOptions{});
+    EXPECT_EQ(op_order(model->graph()), (std::vector<std::string>{"Conv", "AveragePool"}));
+  }
+}
+
+TEST(OneDnnPool, AveragePoolMovedBelowPointwiseConvBf16WithinOnePercent) {
+  pool_branch_case(kPoolBranches[0].second).check("pool", /*optimize=*/true, 2e-2, Precision::bf16);
+}
+
+TEST(Engine, ReferencePoolAppliesTheMovedConvsBiasAndRelu) {
+  // The reference kernels run the rewritten graph (the path a pool oneDNN declines takes) against the original.
+  for (const auto& [what, attrs] : kPoolBranches) {
+    SCOPED_TRACE(what);
+    Case c = pool_branch_case(attrs);
+    CompileOptions rewritten, as_written;
+    rewritten.reference_only = as_written.reference_only = true;
+    as_written.optimize = false;
+    auto got = to_float_vector(xfer::nn::Run(Model::compile(c.g, rewritten)).forward({{"x", c.x}}).at(0));
+    auto want = to_float_vector(xfer::nn::Run(Model::compile(c.g, as_written)).forward({{"x", c.x}}).at(0));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+  }
+}
+
+TEST(Engine, AveragePoolStaysBeforeAConvThatWidensOrASharedInput) {
+  // More output channels than input: pooling first is cheaper, so the graph keeps its order.
+  auto widening = Model::compile(pool_branch_case(kPoolBranches[0].second, 64).g, CompileOptions{});
+  EXPECT_EQ(op_order(widening->graph()), (std::vector<std::string>{"AveragePool", "Conv"}));
+  // The pool's output read by a second consumer (here: a graph output) must still exist as written.
+  Case shared = pool_branch_case(kPoolBranches[0].second);
+  shared.g.outputs.push_back(ValueInfo{"pool", DataType::float32, {}});
+  auto model = Model::compile(shared.g, CompileOptions{});
+  EXPECT_EQ(op_order(model->graph()), (std::vector<std::string>{"AveragePool", "Conv"}));
+}
+
 TEST(OneDnnPool, GlobalAveragePool) { pool_case("GlobalAveragePool", {}).check("y"); }
 TEST(OneDnnPool, GlobalMaxPool) { pool_case("GlobalMaxPool", {}).check("y"); }
 
