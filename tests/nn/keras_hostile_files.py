@@ -40,6 +40,17 @@ def main():
         f.write(b"\0" * 8)
     expect_error(c, "shard longer than the manifest", os.path.join(longer, "model.json"), "manifest describes")
 
+    # A manifest whose dimensions multiply past 2^64 (wrapping to a small count if multiplied unchecked).
+    overflow = os.path.join(tiny, "hostile_overflow")
+    shutil.copytree(os.path.join(tiny, "functional_float32"), overflow, dirs_exist_ok=True)
+    with open(os.path.join(overflow, "model.json")) as f:
+        spec = json.load(f)
+    spec["weightsManifest"][0]["weights"][0]["shape"] = [2**31, 2**31, 2**31, 8]
+    with open(os.path.join(overflow, "model.json"), "w") as f:
+        json.dump(spec, f)
+    name = spec["weightsManifest"][0]["weights"][0]["name"]
+    expect_error(c, "manifest shape whose size overflows", os.path.join(overflow, "model.json"), name, "bad shape")
+
     # HDF5 files in Keras 2's layout (h5py), from the float32 tiny model, then damaged.
     writer = os.path.join(ROOT, "tests", "nn", "keras_write_h5.py")
     good = os.path.join(tiny, "good.h5")

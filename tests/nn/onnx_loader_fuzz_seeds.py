@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the seed corpus of fuzz/onnx_loader_fuzz: small valid ONNX models built with onnx.helper (and checked
 by onnx.checker), covering the importer's paths: initializers, attributes of every kind, Constant nodes, the
-Shape/Gather/Concat/Reshape chain exporters emit, BatchNormalization after Conv, Concat, Gemm, a dynamic batch.
+Shape/Gather/Concat/Reshape chain exporters emit, BatchNormalization after Conv, Concat, Gemm, a dynamic batch,
+the patterns the fusion passes rewrite.
 Usage: onnx_loader_fuzz_seeds.py OUT_DIR"""
 import os
 import sys
@@ -60,6 +61,18 @@ def seeds():
         helper.make_node("Softmax", ["m"], ["y"], axis=1),
     ], [x], [y(["N", 6])], [init("dw", 3, 1, 3, 3), numpy_helper.from_array(np.array(0, np.float32), "lo"),
                             numpy_helper.from_array(np.array(6, np.float32), "hi")], 13)
+
+    # InceptionV3's pool branch (AveragePool -> narrowing 1x1 Conv -> Relu, rewritten by the passes) beside a
+    # ResNet residual (Conv -> Add(., x) -> Relu, fused into the conv).
+    yield "pool_branch_and_residual_op13", model([
+        helper.make_node("AveragePool", ["x"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
+        helper.make_node("Conv", ["a", "pw", "pb"], ["p"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["p"], ["pr"]),
+        helper.make_node("Conv", ["x", "rw"], ["r"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["r", "x"], ["s"]),
+        helper.make_node("Relu", ["s"], ["sr"]),
+        helper.make_node("Concat", ["pr", "sr"], ["y"], axis=1),
+    ], [x], [y(["N", 5, 8, 8])], [init("pw", 2, 3, 1, 1), init("pb", 2), init("rw", 3, 3, 3, 3)], 13)
 
 
 def main():

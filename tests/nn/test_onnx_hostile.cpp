@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -142,6 +144,21 @@ TEST_F(Hostile, TensorDataShorterThanShape) {
   t->clear_float_data();
   t->set_raw_data(std::string(12, '\0'));  // 3 floats for shape [4]
   expect_error(write(raw, "raw.onnx"), "12 bytes of data");
+}
+
+TEST_F(Hostile, HugeShapeWithoutDataIsRefusedBeforeAllocating) {
+  // Found by the loader fuzzer: a [64503, 65149] float tensor (16.8 GB) with no values. The count check must come
+  // before the buffer, or the import touches 16 GB of zeros before it fails.
+  auto m = valid_model();
+  auto* t = m.mutable_graph()->mutable_initializer(0);
+  t->set_dims(0, 64503);
+  t->add_dims(65149);
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  expect_error(write(m), "its shape needs 4202305947");
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 512 * 1024) << "peak RSS grew by " << (after.ru_maxrss - before.ru_maxrss) << " kB";
 }
 
 TEST_F(Hostile, AbsurdShape) {

@@ -91,11 +91,11 @@ Tensor read_dataset(hid_t group, const std::string& path, const std::string& whe
   std::vector<int64_t> shape;
   int64_t count = 1;
   for (auto d : dims) {
-    if (d > (hsize_t{1} << 31)) fail("{}: weight dataset {} is too large", where, path);
+    // Checked before multiplying: the product of a hostile file's dimensions can overflow.
+    if (d > 0 && static_cast<hsize_t>(count) > (hsize_t{1} << 31) / d) fail("{}: weight dataset {} is too large", where, path);
     shape.push_back(static_cast<int64_t>(d));
     count *= static_cast<int64_t>(d);
   }
-  if (count > (int64_t{1} << 31)) fail("{}: weight dataset {} is too large", where, path);
   Tensor t = Tensor::zeros(DataType::float32, shape);
   if (count > 0 && H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.mutable_data<float>()) < 0) {
     fail("{}: cannot read weight dataset {}", where, path);

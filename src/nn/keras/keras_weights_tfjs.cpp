@@ -83,7 +83,8 @@ KerasWeights read_tfjs_weights(const nlohmann::json& model_json, const std::file
       std::vector<int64_t> shape = w.at("shape").get<std::vector<int64_t>>();
       int64_t count = 1;
       for (auto d : shape) {
-        if (d < 0 || d > (int64_t{1} << 31)) fail("{}: weight {} has a bad shape", model_path, name);
+        // Checked before multiplying: a hostile manifest's product of dimensions can overflow.
+        if (d < 0 || (d > 0 && count > (int64_t{1} << 31) / d)) fail("{}: weight {} has a bad shape", model_path, name);
         count *= d;
       }
       if (dtype != "float32") fail("{}: weight {} has dtype {} (only float32 weights are supported)", model_path, name, dtype);

@@ -129,35 +129,36 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const Context& ctx, con
     t.bytes = std::make_shared<std::vector<unsigned char>>(raw.begin(), raw.end());
     return t;
   }
+  // The values are counted before anything is allocated: a hostile file can declare a 16 GB shape with no data.
+  switch (t.type) {
+    case DataType::float32: check_count(proto.float_data(), count, ctx, what); break;
+    case DataType::float64: check_count(proto.double_data(), count, ctx, what); break;
+    case DataType::int64: check_count(proto.int64_data(), count, ctx, what); break;
+    default: check_count(proto.int32_data(), count, ctx, what); break;  // int32, 8-bit, bool, 16-bit floats
+  }
   t.bytes = std::make_shared<std::vector<unsigned char>>(nbytes);
   unsigned char* out = t.bytes->data();
   switch (t.type) {
     case DataType::float32:
-      check_count(proto.float_data(), count, ctx, what);
       std::memcpy(out, proto.float_data().data(), nbytes);
       break;
     case DataType::float64:
-      check_count(proto.double_data(), count, ctx, what);
       std::memcpy(out, proto.double_data().data(), nbytes);
       break;
     case DataType::int64:
-      check_count(proto.int64_data(), count, ctx, what);
       std::memcpy(out, proto.int64_data().data(), nbytes);
       break;
     case DataType::int32:
-      check_count(proto.int32_data(), count, ctx, what);
       std::memcpy(out, proto.int32_data().data(), nbytes);
       break;
     case DataType::int8:
     case DataType::uint8:
     case DataType::boolean:
-      check_count(proto.int32_data(), count, ctx, what);
       for (int64_t i = 0; i < count; ++i) out[i] = static_cast<unsigned char>(proto.int32_data(static_cast<int>(i)));
       break;
     case DataType::float16:
     case DataType::bfloat16: {
       // 16-bit floats are stored as their bit patterns in int32_data.
-      check_count(proto.int32_data(), count, ctx, what);
       auto* o16 = reinterpret_cast<uint16_t*>(out);
       for (int64_t i = 0; i < count; ++i) o16[i] = static_cast<uint16_t>(proto.int32_data(static_cast<int>(i)));
       break;
