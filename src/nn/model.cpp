@@ -429,6 +429,7 @@ class Builder {
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return binary(node);
     if (op == "Relu" || op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" || op == "Clip") return eltwise(node);
     if (op == "LRN") return lrn(node);
+    if (op == "BatchNormalization") return batch_norm(node);
     if (op == "Transpose") return transpose(node);
     return false;
   }
@@ -763,6 +764,39 @@ class Builder {
     dnnl::eltwise_forward::primitive_desc pd(desc, cpu_engine());
     int dst = new_device_slot(pd.dst_desc(), plan_.slots[src].shape);
     add_primitive(node, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
+    return true;
+  }
+
+  // A BatchNormalization the passes could not fold into a conv (DenseNet's concat -> BN -> ReLU -> conv): oneDNN's
+  // inference batch norm in the layout its input has, instead of two reorders around the reference kernel.
+  bool batch_norm(const Node& node) {
+    if (node.inputs.size() != 5 || node.attr_int("training_mode", 0) != 0 || !device_.count(node.inputs[0])) return false;
+    for (size_t i = 1; i < node.outputs.size(); ++i) if (!node.outputs[i].empty()) return false;
+    if (g_.source.opset < 7 && node.attr_int("spatial", 1) != 1) return false;
+    const auto xs = shape_of(node.inputs[0]);
+    if (xs.size() < 2 || xs.size() > 5) return false;
+    std::vector<Tensor> params;  // scale, shift, mean, variance
+    for (size_t i = 1; i < 5; ++i) {
+      if (!is_constant(node.inputs[i])) return false;
+      params.push_back(constant(node.inputs[i]));
+      if (params.back().type != DataType::float32 || params.back().element_count() != xs[1]) return false;
+    }
+    int src = device_form(node.inputs[0]);
+    const memory::desc& md = plan_.slots[src].desc;
+    const std::string act = node.attr_string("_activation", "");
+    if (!act.empty() && act != "Relu") return false;
+    auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                 dnnl::normalization_flags::use_shift;
+    if (act == "Relu") flags |= dnnl::normalization_flags::fuse_norm_relu;  // in inference: ReLU on the output
+    dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
+                                                 node.attr_float("epsilon", 1e-5f), flags);
+    dnnl::batch_normalization_forward::primitive_desc pd(desc, cpu_engine());
+    int dst = new_device_slot(pd.dst_desc(), xs);
+    std::vector<std::pair<int, memory>> consts;
+    const int args[] = {DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+    const memory::desc channel_md({xs[1]}, dt::f32, tag::a);
+    for (size_t i = 0; i < 4; ++i) consts.emplace_back(args[i], weights_as(node.inputs[i + 1], params[i], {xs[1]}, tag::a, channel_md));
+    add_primitive(node, dnnl::batch_normalization_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, consts, dst);
     return true;
   }
 

@@ -179,6 +179,29 @@ void fold_into_convs(Graph& g, int64_t opset) {
   erase_nodes(g, removed);
 }
 
+// A Relu that reads the only output of a BatchNormalization left standing (DenseNet's pre-activation BN -> ReLU)
+// becomes the BN's "_activation": oneDNN's batch norm applies it on the way out (fuse_norm_relu).
+void fuse_relu_into_batch_norms(Graph& g) {
+  auto counts = consumer_counts(g);
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& relu = g.nodes[i];
+    if (relu.op_type != "Relu" || relu.inputs.size() != 1 || relu.outputs.size() != 1) continue;
+    auto it = producer.find(relu.inputs[0]);
+    if (it == producer.end() || removed[it->second] || counts[relu.inputs[0]] != 1) continue;
+    Node& bn = g.nodes[it->second];
+    if (bn.op_type != "BatchNormalization" || bn.outputs.size() != 1 || bn.has_attr("_activation")) continue;
+    bn.attributes["_activation"] = std::string("Relu");
+    bn.outputs[0] = relu.outputs[0];
+    producer[relu.outputs[0]] = it->second;
+    removed[i] = true;
+  }
+  erase_nodes(g, removed);
+}
+
 // Add(conv(x), r) where the Add is the conv's only consumer becomes the conv with r as a fused residual
 // (input 3, attribute "_residual"): oneDNN adds r as a binary post-op while the output is still in registers,
 // instead of a separate pass over memory (ResNet50: 13% of the time went to Add and the Relu after it).
@@ -367,6 +390,7 @@ void simplify_for_inference(Graph& g) {
   // After BN folding, so conv -> BN -> Add -> Relu becomes one conv: residual sum, then the activation.
   if (fuse_residual_adds(g)) fold_into_convs(g, opset);
   sink_average_pools_below_pointwise_convs(g);
+  fuse_relu_into_batch_norms(g);
   for (auto it = g.initializers.begin(); it != g.initializers.end();) {
     bool used = false;
     for (const auto& n : g.nodes) for (const auto& in : n.inputs) used = used || in == it->first;

@@ -21,7 +21,8 @@ std::string pool_output(Graph& graph, const std::string& output, int64_t output_
 // Identity and inference Dropout removed; BatchNormalization folded into the Conv before it; Add(conv, r) fused
 // into the conv as a residual (input 3, "_residual"); a following activation fused into the Conv (after the
 // residual); an AveragePool feeding a narrowing 1x1 Conv moved after it, taking the conv's bias and activation
-// ("_bias" input 1). Graph outputs are never renamed or removed.
+// ("_bias" input 1); a Relu after a BatchNormalization left standing fused into it. Graph outputs are never renamed
+// or removed.
 void simplify_for_inference(Graph& graph);
 
 // The tensor a classifier reads: the data input of the last Gemm/MatMul (the 2048-d pooled features of

@@ -451,6 +451,10 @@ std::vector<Tensor> batch_norm(const Call& c) {
   if (c.node.outputs.size() > 1) for (size_t i = 1; i < c.node.outputs.size(); ++i) if (!c.node.outputs[i].empty()) c.unsupported_case("training outputs");
   if (c.opset < 7 && c.node.attr_int("spatial", 1) != 1) c.unsupported_case("spatial=0");
   double eps = c.node.attr_float("epsilon", 1e-5f);
+  // A Relu fused by nn/passes.h (DenseNet's BN -> ReLU).
+  const std::string act = c.node.attr_string("_activation", "");
+  if (!act.empty() && act != "Relu") c.unsupported_case("fused activation {}", act);
+  const bool relu = act == "Relu";
   if (x.shape.size() < 2) c.invalid("input rank < 2");
   int64_t N = x.shape[0], C = x.shape[1], S = count_of(Shape(x.shape.begin() + 2, x.shape.end()));
   for (size_t i = 1; i <= 4; ++i)
@@ -466,7 +470,8 @@ std::vector<Tensor> batch_norm(const Call& c) {
         double k = scale[ch] / std::sqrt(static_cast<double>(var[ch]) + eps);
         for (int64_t s = 0; s < S; ++s) {
           int64_t i = (n * C + ch) * S + s;
-          po[i] = static_cast<T>((px[i] - mean[ch]) * k + b[ch]);
+          double v = (px[i] - mean[ch]) * k + b[ch];
+          po[i] = static_cast<T>(relu && v < 0 ? 0.0 : v);
         }
       }
   });

@@ -7,7 +7,7 @@
 // "_activation" (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), "_alpha", "_beta", and
 // "_residual": input 3 is added to the conv's output (ONNX Add broadcasting) before the activation.
 // AveragePool nodes may carry "_bias" (input 1: one value per channel, added to the average) and the same
-// activation attributes, applied after the bias.
+// activation attributes, applied after the bias. A BatchNormalization may carry "_activation" = "Relu".
 #include <string>
 #include <vector>
 

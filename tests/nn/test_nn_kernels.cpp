@@ -133,6 +133,44 @@ TEST(OneDnnConv, BatchNormFoldedAndReluFused) {
 }
 
 namespace {
+// DenseNet's pre-activation: the BN reads a conv's activated output (here Conv -> Relu), so it cannot fold into
+// a conv's weights and runs on its own, followed by a Relu.
+Case standalone_batch_norm_case() {
+  Case c({2, 8, 9, 9}, 5);
+  c.weight("w", {32, 8, 3, 3}, 1);
+  c.weight("scale", {32}, 2, 0.5f, 1.5f);
+  c.weight("shift", {32}, 3);
+  c.weight("mean", {32}, 4);
+  c.weight("var", {32}, 5, 0.1f, 2.0f);
+  c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Relu", {"conv"}, "act"));
+  c.add(node("BatchNormalization", {"act", "scale", "shift", "mean", "var"}, "bn", {{"epsilon", 1e-3f}}));
+  c.add(node("Relu", {"bn"}, "y"));
+  c.output("y");
+  return c;
+}
+}  // namespace
+
+TEST(OneDnnBatchNorm, StandaloneAfterAnActivationWithItsReluFused) {
+  Case c = standalone_batch_norm_case();
+  c.check("bn", /*optimize=*/true);
+  auto model = Model::compile(c.g, CompileOptions{});
+  const auto& nodes = model->graph().nodes;
+  EXPECT_EQ(std::count_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.op_type == "Relu"; }), 0);
+  // The reference kernels on the fused graph (the path when oneDNN declines) against the graph as written.
+  CompileOptions fused, as_written;
+  fused.reference_only = as_written.reference_only = true;
+  as_written.optimize = false;
+  auto got = to_float_vector(xfer::nn::Run(Model::compile(c.g, fused)).forward({{"x", c.x}}).at(0));
+  auto want = to_float_vector(xfer::nn::Run(Model::compile(c.g, as_written)).forward({{"x", c.x}}).at(0));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+}
+TEST(OneDnnBatchNorm, StandaloneBf16WithinOnePercent) {
+  standalone_batch_norm_case().check("bn", /*optimize=*/true, 2e-2, Precision::bf16);
+}
+
+namespace {
 // A ResNet bottleneck tail: conv -> BN -> Add(., shortcut) -> Relu, where the shortcut (a strided 1x1 conv, as
 // ResNet's downsample) comes after the main conv in node order. `conv_first` picks the Add's operand order.
 Case residual_case(bool conv_first) {
