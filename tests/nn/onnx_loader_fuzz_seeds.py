@@ -63,16 +63,21 @@ def seeds():
                             numpy_helper.from_array(np.array(6, np.float32), "hi")], 13)
 
     # InceptionV3's pool branch (AveragePool -> narrowing 1x1 Conv -> Relu, rewritten by the passes) beside a
-    # ResNet residual (Conv -> Add(., x) -> Relu, fused into the conv).
-    yield "pool_branch_and_residual_op13", model([
+    # ResNet residual (Conv -> Add(., x) -> Relu, fused into the conv) and DenseNet's standalone BN -> Relu.
+    yield "pool_branch_residual_dense_bn_op13", model([
         helper.make_node("AveragePool", ["x"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=1),
         helper.make_node("Conv", ["a", "pw", "pb"], ["p"], kernel_shape=[1, 1]),
         helper.make_node("Relu", ["p"], ["pr"]),
         helper.make_node("Conv", ["x", "rw"], ["r"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Add", ["r", "x"], ["s"]),
         helper.make_node("Relu", ["s"], ["sr"]),
-        helper.make_node("Concat", ["pr", "sr"], ["y"], axis=1),
-    ], [x], [y(["N", 5, 8, 8])], [init("pw", 2, 3, 1, 1), init("pb", 2), init("rw", 3, 3, 3, 3)], 13)
+        helper.make_node("Concat", ["pr", "sr"], ["cat"], axis=1),
+        helper.make_node("BatchNormalization", ["cat", "s5", "b5", "m5", "v5"], ["n"], epsilon=1e-3),
+        helper.make_node("Relu", ["n"], ["y"]),
+    ], [x], [y(["N", 5, 8, 8])], [init("pw", 2, 3, 1, 1), init("pb", 2), init("rw", 3, 3, 3, 3), init("s5", 5),
+                                  init("b5", 5), init("m5", 5),
+                                  numpy_helper.from_array(np.abs(rng.standard_normal(5)).astype(np.float32) + .5, "v5")],
+        13)
 
 
 def main():
