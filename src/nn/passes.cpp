@@ -16,6 +16,14 @@ std::map<std::string, int> consumer_counts(const Graph& g) {
   return counts;
 }
 
+// The index of the node that computes each value.
+std::map<std::string, size_t> producers(const Graph& g) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  return producer;
+}
+
 void rename_input(Graph& g, const std::string& from, const std::string& to) {
   for (auto& n : g.nodes)
     for (auto& in : n.inputs)
@@ -101,9 +109,7 @@ const Tensor* constant_value(const Graph& g, const std::string& name) {
 // stays in the blocked layout instead of two reorders around a plain-layout Pad.
 void fold_pad_into_average_pool(Graph& g, int64_t opset) {
   auto counts = consumer_counts(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto producer = producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   for (auto& pool : g.nodes) {
     if (pool.op_type != "AveragePool" || pool.inputs.empty() || pool.attr_int("ceil_mode", 0) != 0) continue;
@@ -144,9 +150,7 @@ void fold_pad_into_average_pool(Graph& g, int64_t opset) {
 // A BatchNormalization or an activation that reads a Conv's only output folds into that Conv.
 void fold_into_convs(Graph& g, int64_t opset) {
   auto counts = consumer_counts(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto producer = producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
@@ -183,9 +187,7 @@ void fold_into_convs(Graph& g, int64_t opset) {
 // becomes the BN's "_activation": oneDNN's batch norm applies it on the way out (fuse_norm_relu).
 void fuse_relu_into_batch_norms(Graph& g) {
   auto counts = consumer_counts(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto producer = producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& relu = g.nodes[i];
@@ -208,9 +210,7 @@ void fuse_relu_into_batch_norms(Graph& g) {
 // The conv moves to the Add's place in the node order, where r has certainly been computed.
 bool fuse_residual_adds(Graph& g) {
   auto counts = consumer_counts(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto producer = producers(g);
   std::vector<bool> removed(g.nodes.size(), false);
   bool any = false;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -250,9 +250,7 @@ bool fuse_residual_adds(Graph& g) {
 // pools were 3-5% of the time.
 void sink_average_pools_below_pointwise_convs(Graph& g) {
   auto counts = consumer_counts(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  auto producer = producers(g);
   auto all_equal = [](const Node& n, const char* attr, int64_t value) {
     for (auto v : n.attr_ints(attr, {})) if (v != value) return false;
     return true;

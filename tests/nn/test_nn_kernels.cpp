@@ -46,6 +46,13 @@ struct Case {
   void weight(const std::string& name, std::vector<int64_t> shape, uint32_t seed, float lo = -0.5f, float hi = 0.5f) {
     g.initializers[name] = random_tensor(std::move(shape), seed, lo, hi);
   }
+  // BatchNormalization parameters "scale", "shift", "mean", "var" (positive) for `channels` channels.
+  void batch_norm_weights(int64_t channels) {
+    weight("scale", {channels}, 2, 0.5f, 1.5f);
+    weight("shift", {channels}, 3);
+    weight("mean", {channels}, 4);
+    weight("var", {channels}, 5, 0.1f, 2.0f);
+  }
   void add(Node n) { g.nodes.push_back(std::move(n)); }
   void output(const std::string& name) { g.outputs = {ValueInfo{name, DataType::float32, {}}}; }
 
@@ -94,6 +101,20 @@ Case conv_case(int64_t c_in, int64_t c_out, int64_t group, std::map<std::string,
 
 }  // namespace
 
+namespace {
+// The reference kernels on the graph the passes rewrote (the path a node takes when oneDNN declines it) against
+// the reference kernels on the graph as written.
+void expect_rewritten_reference_equals_as_written(const Case& c) {
+  CompileOptions rewritten, as_written;
+  rewritten.reference_only = as_written.reference_only = true;
+  as_written.optimize = false;
+  auto got = to_float_vector(xfer::nn::Run(Model::compile(c.g, rewritten)).forward({{"x", c.x}}).at(0));
+  auto want = to_float_vector(xfer::nn::Run(Model::compile(c.g, as_written)).forward({{"x", c.x}}).at(0));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+}
+}  // namespace
+
 TEST(OneDnnConv, Plain) { conv_case(8, 16, 1, {}).check("y"); }
 TEST(OneDnnConv, StridesPadsAsymmetric) {
   conv_case(16, 32, 1, {{"strides", std::vector<int64_t>{2, 2}}, {"pads", std::vector<int64_t>{1, 0, 2, 1}}}).check("y");
@@ -121,10 +142,7 @@ TEST(OneDnnConv, FusedActivations) {
 TEST(OneDnnConv, BatchNormFoldedAndReluFused) {
   Case c({2, 8, 9, 9}, 5);
   c.weight("w", {16, 8, 3, 3}, 1);
-  c.weight("scale", {16}, 2, 0.5f, 1.5f);
-  c.weight("shift", {16}, 3);
-  c.weight("mean", {16}, 4);
-  c.weight("var", {16}, 5, 0.1f, 2.0f);
+  c.batch_norm_weights(16);
   c.add(node("Conv", {"x", "w"}, "conv"));
   c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "bn", {{"epsilon", 1e-3f}}));
   c.add(node("Relu", {"bn"}, "y"));
@@ -138,10 +156,7 @@ namespace {
 Case standalone_batch_norm_case() {
   Case c({2, 8, 9, 9}, 5);
   c.weight("w", {32, 8, 3, 3}, 1);
-  c.weight("scale", {32}, 2, 0.5f, 1.5f);
-  c.weight("shift", {32}, 3);
-  c.weight("mean", {32}, 4);
-  c.weight("var", {32}, 5, 0.1f, 2.0f);
+  c.batch_norm_weights(32);
   c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
   c.add(node("Relu", {"conv"}, "act"));
   c.add(node("BatchNormalization", {"act", "scale", "shift", "mean", "var"}, "bn", {{"epsilon", 1e-3f}}));
@@ -157,14 +172,7 @@ TEST(OneDnnBatchNorm, StandaloneAfterAnActivationWithItsReluFused) {
   auto model = Model::compile(c.g, CompileOptions{});
   const auto& nodes = model->graph().nodes;
   EXPECT_EQ(std::count_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.op_type == "Relu"; }), 0);
-  // The reference kernels on the fused graph (the path when oneDNN declines) against the graph as written.
-  CompileOptions fused, as_written;
-  fused.reference_only = as_written.reference_only = true;
-  as_written.optimize = false;
-  auto got = to_float_vector(xfer::nn::Run(Model::compile(c.g, fused)).forward({{"x", c.x}}).at(0));
-  auto want = to_float_vector(xfer::nn::Run(Model::compile(c.g, as_written)).forward({{"x", c.x}}).at(0));
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+  expect_rewritten_reference_equals_as_written(c);
 }
 TEST(OneDnnBatchNorm, StandaloneBf16WithinOnePercent) {
   standalone_batch_norm_case().check("bn", /*optimize=*/true, 2e-2, Precision::bf16);
@@ -177,10 +185,7 @@ Case residual_case(bool conv_first) {
   Case c({2, 16, 10, 10}, 31);
   c.weight("w", {32, 16, 3, 3}, 1);
   c.weight("ws", {32, 16, 1, 1}, 2);
-  c.weight("scale", {32}, 3, 0.5f, 1.5f);
-  c.weight("shift", {32}, 4);
-  c.weight("mean", {32}, 5);
-  c.weight("var", {32}, 6, 0.1f, 2.0f);
+  c.batch_norm_weights(32);
   c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 2}}}));
   c.add(node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, "bn"));
   c.add(node("Conv", {"x", "ws"}, "shortcut", {{"strides", std::vector<int64_t>{2, 2}}}));
@@ -366,10 +371,7 @@ Case pool_branch_case(std::map<std::string, Attribute> pool_attrs, int64_t c_out
   Case c({2, 32, 17, 15}, 41);
   c.weight("w", {c_out, 32, 1, 1}, 1);
   c.weight("b", {c_out}, 2);
-  c.weight("scale", {c_out}, 3, 0.5f, 1.5f);
-  c.weight("shift", {c_out}, 4);
-  c.weight("mean", {c_out}, 5);
-  c.weight("var", {c_out}, 6, 0.1f, 2.0f);
+  c.batch_norm_weights(c_out);
   pool_attrs["kernel_shape"] = std::vector<int64_t>{3, 3};
   c.add(node("AveragePool", {"x"}, "pool", std::move(pool_attrs)));
   c.add(node("Conv", {"pool", "w", "b"}, "conv"));
@@ -408,14 +410,7 @@ TEST(Engine, ReferencePoolAppliesTheMovedConvsBiasAndRelu) {
   // The reference kernels run the rewritten graph (the path a pool oneDNN declines takes) against the original.
   for (const auto& [what, attrs] : kPoolBranches) {
     SCOPED_TRACE(what);
-    Case c = pool_branch_case(attrs);
-    CompileOptions rewritten, as_written;
-    rewritten.reference_only = as_written.reference_only = true;
-    as_written.optimize = false;
-    auto got = to_float_vector(xfer::nn::Run(Model::compile(c.g, rewritten)).forward({{"x", c.x}}).at(0));
-    auto want = to_float_vector(xfer::nn::Run(Model::compile(c.g, as_written)).forward({{"x", c.x}}).at(0));
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "element " << i;
+    expect_rewritten_reference_equals_as_written(pool_branch_case(attrs));
   }
 }
 
