@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "nn/errors.h"
 
@@ -22,6 +23,22 @@ std::map<std::string, size_t> producers(const Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i)
     for (const auto& o : g.nodes[i].outputs) producer[o] = i;
   return producer;
+}
+
+// `base`, or `base#2`, `base#3`, ... : a value name the graph does not use yet. The passes derive names from
+// node names, and a hostile file can already hold a value of that name; reusing it would rewire the graph.
+std::string fresh_name(const Graph& g, const std::string& base) {
+  std::set<std::string> used;
+  for (const auto& v : g.inputs) used.insert(v.name);
+  for (const auto& v : g.outputs) used.insert(v.name);
+  for (const auto& [name, t] : g.initializers) used.insert(name);
+  for (const auto& n : g.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    used.insert(n.outputs.begin(), n.outputs.end());
+  }
+  std::string name = base;
+  for (int k = 2; used.count(name); ++k) name = base + "#" + std::to_string(k);
+  return name;
 }
 
 void rename_input(Graph& g, const std::string& from, const std::string& to) {
@@ -62,7 +79,7 @@ bool fold_batch_norm(Graph& g, Node& conv, const Node& bn) {
     double b = old_b ? old_b[m] : 0.0;
     nb.mutable_data<float>()[m] = static_cast<float>((b - mean.data<float>()[m]) * k + shift.data<float>()[m]);
   }
-  std::string wname = conv.name + "/folded_weights", bname = conv.name + "/folded_bias";
+  std::string wname = fresh_name(g, conv.name + "/folded_weights"), bname = fresh_name(g, conv.name + "/folded_bias");
   g.initializers[wname] = nw;
   g.initializers[bname] = nb;
   conv.inputs.resize(3);
@@ -274,7 +291,7 @@ void sink_average_pools_below_pointwise_convs(Graph& g) {
     Node pointwise = conv;
     pointwise.inputs = {pool.inputs[0], conv.inputs[1]};
     for (const char* fused : {"_activation", "_alpha", "_beta"}) pointwise.attributes.erase(fused);
-    pointwise.outputs = {conv.name + "/before_pool"};
+    pointwise.outputs = {fresh_name(g, conv.name + "/before_pool")};
     Node pooled = pool;
     pooled.inputs = {pointwise.outputs[0]};
     if (conv.inputs.size() == 3 && !conv.inputs[2].empty()) {
@@ -341,7 +358,7 @@ std::string pool_output(Graph& g, const std::string& output, int64_t output_rank
   if (layout != g.metadata.end() && layout->second == "nhwc") {
     // Keras graphs keep layer values in NHWC: back to NCHW for the (ONNX-semantics) global pool.
     Node t;
-    t.name = output + "/to_nchw";
+    t.name = fresh_name(g, output + "/to_nchw");
     t.op_type = "Transpose";
     t.inputs = {output};
     t.outputs = {t.name};
@@ -350,16 +367,16 @@ std::string pool_output(Graph& g, const std::string& output, int64_t output_rank
     spatial = t.name;
   }
   Node p;
-  p.name = output + "/global_" + pool + "_pool";
+  p.name = fresh_name(g, output + "/global_" + pool + "_pool");
   p.op_type = pool == "avg" ? "GlobalAveragePool" : "GlobalMaxPool";
   p.inputs = {spatial};
   p.outputs = {p.name};
+  g.nodes.push_back(p);
   Node f;
-  f.name = output + "/pooled";
+  f.name = fresh_name(g, output + "/pooled");
   f.op_type = "Flatten";
   f.inputs = {p.name};
   f.outputs = {f.name};
-  g.nodes.push_back(p);
   g.nodes.push_back(f);
   for (auto& o : g.outputs)
     if (o.name == output) o = ValueInfo{f.name, DataType::float32, {}};

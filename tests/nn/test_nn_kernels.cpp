@@ -414,6 +414,21 @@ TEST(Engine, ReferencePoolAppliesTheMovedConvsBiasAndRelu) {
   }
 }
 
+TEST(Engine, RewritesNeverReuseAValueNameTheFileAlreadyHas) {
+  // The passes derive new value names from node names ("conv/before_pool"); here the file already computes a value
+  // of that name, before the pool branch, and reads it afterwards.
+  Case c({2, 32, 17, 15}, 41);
+  c.weight("w", {8, 32, 1, 1}, 1);
+  c.weight("b", {8}, 2);
+  c.add(node("Relu", {"x"}, "conv/before_pool"));
+  c.add(node("AveragePool", {"x"}, "pool", {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                                             {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Conv", {"pool", "w", "b"}, "conv"));
+  c.add(node("Concat", {"conv", "conv/before_pool"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("conv", /*optimize=*/true);
+}
+
 TEST(Engine, AveragePoolStaysBeforeAConvThatWidensOrASharedInput) {
   // More output channels than input: pooling first is cheaper, so the graph keeps its order.
   auto widening = Model::compile(pool_branch_case(kPoolBranches[0].second, 64).g, CompileOptions{});
