@@ -373,9 +373,8 @@ class Builder {
 
   bool float_input(const std::string& name) const { return !name.empty() && type_of(name) == DataType::float32; }
 
-  // The fused tail of a conv as oneDNN post-ops: the residual sum (a binary add reading `residual`), then the
-  // activation.
-  // The node's fused activation as post-ops, after a binary add of `residual` (a conv's residual, a pool's bias).
+  // A node's fused tail as oneDNN post-ops: a binary add reading `residual` (a conv's residual, a pool's moved
+  // bias), then the activation.
   dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const {
     dnnl::primitive_attr attr;
     // The conv's scratch space (Winograd's transformed tiles: up to 450 MB at batch 32) comes from the arena,
@@ -781,10 +780,10 @@ class Builder {
       params.push_back(constant(node.inputs[i]));
       if (params.back().type != DataType::float32 || params.back().element_count() != xs[1]) return false;
     }
-    int src = device_form(node.inputs[0]);
-    const memory::desc& md = plan_.slots[src].desc;
     const std::string act = node.attr_string("_activation", "");
     if (!act.empty() && act != "Relu") return false;
+    int src = device_form(node.inputs[0]);
+    const memory::desc& md = plan_.slots[src].desc;
     auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                  dnnl::normalization_flags::use_shift;
     if (act == "Relu") flags |= dnnl::normalization_flags::fuse_norm_relu;  // in inference: ReLU on the output
