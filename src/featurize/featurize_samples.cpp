@@ -8,6 +8,7 @@
 
 #include "image/preprocess.h"
 #include "util/error.h"
+#include "util/job_events.h"
 #include "util/progress.h"
 
 namespace xfer::featurize {
@@ -70,6 +71,7 @@ data::FeatureSet featurize_samples(const std::vector<data::Sample>& samples,
       const auto& sample = samples[static_cast<size_t>(start + i)];
       if (!ok[slot]) {
         spdlog::warn("skipping {}: {}", sample.path.string(), errors[slot]);
+        job_events::skipped(sample.path.string(), errors[slot]);
         result.skipped.push_back({sample.path, errors[slot]});
         continue;
       }

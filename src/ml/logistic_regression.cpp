@@ -10,6 +10,7 @@
 
 #include "ml/logistic_objective.h"
 #include "util/error.h"
+#include "util/job_events.h"
 #include "util/progress.h"
 
 namespace xfer::ml {
@@ -120,6 +121,7 @@ int progress(void* instance, const lbfgsfloatval_t* /*x*/, const lbfgsfloatval_t
   auto* state = static_cast<OptimiserState*>(instance);
   state->summary->objective_history.push_back(fx);  // liblbfgs includes the L1 term here in OWL-QN mode
   state->summary->iterations = state->iteration_offset + k;
+  job_events::loss(state->summary->iterations, fx);
   if (state->progress) {
     state->progress->set_detail(fmt::format("objective {:.6g}", fx));
     state->progress->advance(1);

@@ -11,6 +11,7 @@
 #include "featurize/featurize_samples.h"
 #include "ml/classification_metrics.h"
 #include "util/error.h"
+#include "util/job_events.h"
 #include "util/progress.h"
 
 namespace xfer::pipeline {
@@ -90,6 +91,7 @@ std::string describe_featurizer(const Pipeline& p) {
 }  // namespace
 
 TrainResult train_pipeline(const TrainRequest& request) {
+  job_events::phase("listing");
   auto folder = data::open_image_folder(request.data, request.split);
   auto featurizer = featurize::make_featurizer(request.featurizer);
   spdlog::info("train: {} images in {} classes from {}; featuriser {} ({} features)", folder.samples.size(),
@@ -97,12 +99,14 @@ TrainResult train_pipeline(const TrainRequest& request) {
 
   TrainResult result;
   auto start = std::chrono::steady_clock::now();
+  job_events::phase("featurizing");
   auto features = featurize_or_reuse(request, folder, *featurizer, result.features_reused);
   result.featurize_seconds = seconds_since(start);
   result.n_images = features.rows;
   result.n_skipped = static_cast<int64_t>(features.skipped.size());
   if (features.rows == 0) fail("{}: no image could be read ({} skipped)", request.data.string(), result.n_skipped);
 
+  job_events::phase("training");
   start = std::chrono::steady_clock::now();
   ml::LogisticRegressionModel model;
   {
@@ -146,6 +150,7 @@ TrainResult train_pipeline(const TrainRequest& request) {
 }
 
 EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
+  job_events::phase("listing");
   auto pipeline = load_pipeline(request.pipeline);
   auto featurizer = open_featurizer(pipeline, request.pipeline, request.threads);
   auto folder = data::open_image_folder(request.data, request.split);
@@ -167,8 +172,10 @@ EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
   featurize::FeaturizeOptions options;
   options.batch = request.batch;
   options.threads = request.threads;
+  job_events::phase("featurizing");
   auto features = featurize::featurize_samples(samples, pipeline.class_names, *featurizer, options);
   if (features.rows == 0) fail("{}: no image could be read ({} skipped)", request.data.string(), features.skipped.size());
+  job_events::phase("evaluating");
   auto probs = predict_probabilities(pipeline.classifier, features);
   auto metrics = ml::compute_metrics(features.labels, probs, pipeline.class_names);
 
@@ -208,13 +215,16 @@ EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
 
 PredictResult predict_images(const fs::path& pipeline_path, const std::vector<fs::path>& inputs, int batch,
                              int threads) {
+  job_events::phase("listing");
   auto pipeline = load_pipeline(pipeline_path);
   auto featurizer = open_featurizer(pipeline, pipeline_path, threads);
   auto samples = data::list_images(inputs);
   featurize::FeaturizeOptions options;
   options.batch = batch;
   options.threads = threads;
+  job_events::phase("featurizing");
   auto features = featurize::featurize_samples(samples, pipeline.class_names, *featurizer, options);
+  job_events::phase("predicting");
   auto probs = predict_probabilities(pipeline.classifier, features);
 
   PredictResult result;

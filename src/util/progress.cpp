@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "util/job_events.h"
+
 namespace xfer {
 namespace {
 int g_interactive = -1;  // -1: decide from isatty(stderr)
@@ -30,7 +32,9 @@ void Progress::set_enabled(bool enabled) { g_enabled = enabled; }
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+      start_(std::chrono::steady_clock::now()), last_draw_(start_), last_publish_(start_) {
+  job_events::progress(label_, 0, total_, unit_);
+}
 
 Progress::~Progress() { finish(); }
 
@@ -43,6 +47,14 @@ void Progress::advance(int64_t n) {
     last_draw_ = now;
     draw_locked(false);
   }
+  // Watchers get the count at most 10 times a second too: a status page polled by many clients must not make
+  // the job publish (and lock) per item.
+  if (now - last_publish_ >= std::chrono::milliseconds(100)) publish_locked(now);
+}
+
+void Progress::publish_locked(std::chrono::steady_clock::time_point now) {
+  last_publish_ = now;
+  job_events::progress(label_, done_, total_, unit_);
 }
 
 void Progress::set_detail(const std::string& detail) {
@@ -63,6 +75,7 @@ void Progress::finish() {
   std::lock_guard lock(mutex_);
   if (finished_) return;
   finished_ = true;
+  publish_locked(std::chrono::steady_clock::now());
   if (g_enabled) draw_locked(true);
 }
 

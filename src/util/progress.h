@@ -1,6 +1,8 @@
 #pragma once
 // A progress bar for long work: a live bar with items/s and ETA when stderr is a terminal,
-// one summary line when it is not (logs and CI stay readable).
+// one summary line when it is not (logs and CI stay readable). Every bar also publishes its count as a job
+// event (util/job_events.h) at most 10 times a second, at its start and at its end, so whoever watches the
+// job (the status page) sees the same numbers as the terminal, whether or not a terminal is drawn.
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -29,6 +31,7 @@ class Progress {
 
  private:
   void draw_locked(bool final_line);
+  void publish_locked(std::chrono::steady_clock::time_point now);
 
   std::string label_;
   std::string unit_;
@@ -38,6 +41,7 @@ class Progress {
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  std::chrono::steady_clock::time_point last_publish_;
   mutable std::mutex mutex_;
 };
 
