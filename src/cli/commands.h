@@ -10,6 +10,7 @@ void add_featurize_command(CLI::App& app);   // featurize
 void add_train_command(CLI::App& app);       // train
 void add_evaluate_command(CLI::App& app);    // evaluate
 void add_predict_command(CLI::App& app);     // predict
+void add_status_command(CLI::App& app);      // status URL [--json] [--watch]
 void add_model_commands(CLI::App& app);      // model info | run | bench
 void add_cluster_commands(CLI::App& app);    // cluster init | doctor | broadcast | push | render | check | reset-*
 

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/job_run.h"
+#include "cli/status_options.h"
 #include "pipeline/workflow.h"
 #include "report/html_report.h"
 #include "util/atomic_file.h"
@@ -24,20 +26,31 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--threads", request->threads, "Threads (0: all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  command->callback([request, json_out, report_dir] {
-    auto result = pipeline::evaluate_pipeline(*request);
-    if (*json_out == "-") {
-      fmt::print("{}\n", result.metrics.dump(2));
-    } else {
-      fmt::print("{}", result.table);
-      fmt::print("images: {} evaluated, {} skipped\n", result.metrics["n_images"].get<int64_t>(),
-                 result.metrics["n_skipped"].get<int64_t>());
-      if (!json_out->empty()) write_file_atomically(*json_out, result.metrics.dump(2) + "\n");
-    }
-    if (!report_dir->empty()) {
-      auto path = report::write_html_report(*report_dir, result.report);
-      if (*json_out != "-") fmt::print("report: {}\n", path.string());
-    }
+  auto status = std::make_shared<StatusOptions>();
+  add_status_options(*command, *status);
+  command->callback([request, json_out, report_dir, status, command] {
+    run_job(*command, *status, [&] {
+      auto result = pipeline::evaluate_pipeline(*request);
+      if (*json_out == "-") {
+        fmt::print("{}\n", result.metrics.dump(2));
+      } else {
+        fmt::print("{}", result.table);
+        fmt::print("images: {} evaluated, {} skipped\n", result.metrics["n_images"].get<int64_t>(),
+                   result.metrics["n_skipped"].get<int64_t>());
+        if (!json_out->empty()) write_file_atomically(*json_out, result.metrics.dump(2) + "\n");
+      }
+      if (!report_dir->empty()) {
+        auto path = report::write_html_report(*report_dir, result.report);
+        if (*json_out != "-") fmt::print("report: {}\n", path.string());
+      }
+      std::fflush(stdout);
+      // The status page's copy also carries the ROC curves, so the page can draw them as the report does.
+      auto summary = result.metrics;
+      summary["roc_curves"] = nlohmann::json::array();
+      for (const auto& c : result.report.roc_curves)
+        summary["roc_curves"].push_back({{"label", c.label}, {"fpr", c.fpr}, {"tpr", c.tpr}, {"auc", c.auc}});
+      return summary;
+    });
   });
 }
 

@@ -8,10 +8,13 @@
 
 #include "cli/commands.h"
 #include "cli/featurizer_options.h"
+#include "cli/job_run.h"
+#include "cli/status_options.h"
 #include "data/feature_set.h"
 #include "data/image_folder.h"
 #include "featurize/featurize_samples.h"
 #include "featurize/featurizer.h"
+#include "util/job_events.h"
 
 namespace xfer::cli {
 namespace {
@@ -25,10 +28,13 @@ struct FeaturizeCommandOptions {
   int threads = 0;
   double max_megapixels = 100;
   bool json = false;
+  StatusOptions status;
 };
 
-void run_featurize(const FeaturizeCommandOptions& o) {
+// Prints the summary and returns it (the job's result on the status page).
+nlohmann::json run_featurize(const FeaturizeCommandOptions& o) {
   const auto start = std::chrono::steady_clock::now();
+  job_events::phase("listing");
   auto folder = data::open_image_folder(o.data, o.split);
   auto spec = o.spec;
   spec.threads = o.threads;
@@ -37,6 +43,7 @@ void run_featurize(const FeaturizeCommandOptions& o) {
   options.batch = o.batch;
   options.threads = o.threads;
   options.max_pixels = static_cast<int64_t>(o.max_megapixels * 1e6);
+  job_events::phase("featurizing");
   auto set = featurize::featurize_samples(folder.samples, folder.class_names, *featurizer, options);
   if (set.rows == 0)
     fail("{}: no image could be read ({} skipped); nothing written to {}", folder.root.string(), set.skipped.size(),
@@ -44,16 +51,16 @@ void run_featurize(const FeaturizeCommandOptions& o) {
   data::write_feature_set(o.out, set);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto images = static_cast<int64_t>(folder.samples.size());
+  nlohmann::json j = {{"out", o.out},
+                      {"data", folder.root.string()},
+                      {"images", images},
+                      {"rows", set.rows},
+                      {"dim", set.dim},
+                      {"skipped", set.skipped.size()},
+                      {"class_names", set.class_names},
+                      {"seconds", seconds},
+                      {"featurizer", set.featurizer}};
   if (o.json) {
-    nlohmann::json j = {{"out", o.out},
-                        {"data", folder.root.string()},
-                        {"images", images},
-                        {"rows", set.rows},
-                        {"dim", set.dim},
-                        {"skipped", set.skipped.size()},
-                        {"class_names", set.class_names},
-                        {"seconds", seconds},
-                        {"featurizer", set.featurizer}};
     std::cout << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::cout << fmt::format("features   {}\n", o.out) << fmt::format("data       {}\n", folder.root.string())
@@ -62,6 +69,8 @@ void run_featurize(const FeaturizeCommandOptions& o) {
               << fmt::format("dim        {}\n", set.dim)
               << fmt::format("time       {:.2f} s ({:.0f} images/s)\n", seconds, images / std::max(seconds, 1e-9));
   }
+  std::cout.flush();  // the summary is out before a status page lingers
+  return j;
 }
 
 }  // namespace
@@ -80,7 +89,8 @@ void add_featurize_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
-  cmd->callback([o] { run_featurize(*o); });
+  add_status_options(*cmd, o->status);
+  cmd->callback([o, cmd] { run_job(*cmd, o->status, [&] { return run_featurize(*o); }); });
 }
 
 }  // namespace xfer::cli

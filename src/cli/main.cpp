@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   xfer::cli::add_train_command(app);
   xfer::cli::add_evaluate_command(app);
   xfer::cli::add_predict_command(app);
+  xfer::cli::add_status_command(app);
   xfer::cli::add_model_commands(app);
   xfer::cli::add_cluster_commands(app);
 

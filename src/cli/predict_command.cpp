@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/job_run.h"
+#include "cli/status_options.h"
 #include "pipeline/workflow.h"
 #include "util/error.h"
 
@@ -74,13 +76,27 @@ void add_predict_command(CLI::App& app) {
   command->add_option("--batch", *batch, "Images per featuriser batch")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--threads", *threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("inputs", *inputs, "Image files or folders (searched recursively)")->required();
+  auto status = std::make_shared<StatusOptions>();
+  add_status_options(*command, *status);
   command->callback([=] {
-    std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
-    auto result = pipeline::predict_images(*pipeline_path, paths, *batch, *threads);
-    print_predictions(result, *format);
-    size_t failed = 0;
-    for (const auto& p : result.predictions) failed += !p.error.empty();
-    if (failed == result.predictions.size()) fail("none of the {} images could be read", failed);
+    run_job(*command, *status, [&] {
+      std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
+      auto result = pipeline::predict_images(*pipeline_path, paths, *batch, *threads);
+      print_predictions(result, *format);
+      size_t failed = 0;
+      for (const auto& p : result.predictions) failed += !p.error.empty();
+      if (failed == result.predictions.size()) fail("none of the {} images could be read", failed);
+      std::fflush(stdout);
+      nlohmann::json per_class = nlohmann::json::object();
+      for (const auto& name : result.class_names) per_class[name] = 0;
+      for (const auto& p : result.predictions)
+        if (p.error.empty()) per_class[p.predicted] = per_class[p.predicted].get<int64_t>() + 1;
+      return nlohmann::json{{"pipeline", *pipeline_path},
+                            {"images", result.predictions.size()},
+                            {"predicted", result.predictions.size() - failed},
+                            {"skipped", failed},
+                            {"predicted_per_class", per_class}};
+    });
   });
 }
 

@@ -3,6 +3,8 @@
 
 #include "cli/commands.h"
 #include "cli/featurizer_options.h"
+#include "cli/job_run.h"
+#include "cli/status_options.h"
 #include "pipeline/workflow.h"
 
 namespace xfer::cli {
@@ -41,17 +43,34 @@ void add_train_command(CLI::App& app) {
   command->add_option("--threads", request->threads, "Threads (0: all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  command->callback([request, class_weight] {
-    request->classifier.balanced_class_weight = *class_weight == "balanced";
-    auto result = pipeline::train_pipeline(*request);
-    const auto& p = result.pipeline;
-    fmt::print("pipeline: {}\n", request->out.string());
-    fmt::print("images: {} used, {} skipped; classes: {}\n", result.n_images, result.n_skipped, p.class_names.size());
-    fmt::print("features: {} per image ({}, {:.1f} s)\n", p.classifier.n_features,
-               result.features_reused ? "reused from cache" : "computed", result.featurize_seconds);
-    fmt::print("training: {} iterations ({}), {:.2f} s; training accuracy {:.4f}\n",
-               p.classifier.summary.iterations, p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason,
-               result.train_seconds, result.train_accuracy);
+  auto status = std::make_shared<StatusOptions>();
+  add_status_options(*command, *status);
+  command->callback([request, class_weight, status, command] {
+    run_job(*command, *status, [&] {
+      request->classifier.balanced_class_weight = *class_weight == "balanced";
+      auto result = pipeline::train_pipeline(*request);
+      const auto& p = result.pipeline;
+      fmt::print("pipeline: {}\n", request->out.string());
+      fmt::print("images: {} used, {} skipped; classes: {}\n", result.n_images, result.n_skipped, p.class_names.size());
+      fmt::print("features: {} per image ({}, {:.1f} s)\n", p.classifier.n_features,
+                 result.features_reused ? "reused from cache" : "computed", result.featurize_seconds);
+      fmt::print("training: {} iterations ({}), {:.2f} s; training accuracy {:.4f}\n",
+                 p.classifier.summary.iterations, p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason,
+                 result.train_seconds, result.train_accuracy);
+      std::fflush(stdout);
+      return nlohmann::json{{"pipeline", request->out.string()},
+                            {"images", result.n_images},
+                            {"skipped", result.n_skipped},
+                            {"classes", p.class_names.size()},
+                            {"features", p.classifier.n_features},
+                            {"features_reused", result.features_reused},
+                            {"featurize_seconds", result.featurize_seconds},
+                            {"iterations", p.classifier.summary.iterations},
+                            {"converged", p.classifier.summary.converged},
+                            {"stop_reason", p.classifier.summary.stop_reason},
+                            {"train_seconds", result.train_seconds},
+                            {"train_accuracy", result.train_accuracy}};
+    });
   });
 }
 

@@ -1,0 +1,202 @@
+#include "status/status_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "status/status_page.h"
+#include "util/error.h"
+
+namespace xfer::status {
+namespace {
+
+constexpr auto kCacheAge = std::chrono::milliseconds(250);
+constexpr int kWorkerThreads = 4;
+
+// One cached body: remade when the job has published something new, or when it is older than kCacheAge
+// (the JSON holds the clock: elapsed time, heartbeat ages).
+class CachedBody {
+ public:
+  template <typename Make>
+  std::string get(uint64_t version, Make&& make) {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!valid_ || version != version_ || now - made_ > kCacheAge) {
+      body_ = make();
+      version_ = version;
+      made_ = now;
+      valid_ = true;
+    }
+    return body_;
+  }
+
+ private:
+  std::mutex mutex_;
+  bool valid_ = false;
+  uint64_t version_ = 0;
+  std::chrono::steady_clock::time_point made_;
+  std::string body_;
+};
+
+int refresh_ms(const httplib::Request& request) {
+  if (!request.has_param("refresh")) return 1000;
+  try {
+    return std::clamp(std::stoi(request.get_param_value("refresh")), 100, 60000);
+  } catch (const std::exception&) {
+    return 1000;
+  }
+}
+
+// The Host header's host part: "127.0.0.1:8080" -> "127.0.0.1", "[::1]:80" -> "::1".
+std::string host_of(const std::string& host_header) {
+  if (!host_header.empty() && host_header.front() == '[') {
+    auto end = host_header.find(']');
+    return end == std::string::npos ? host_header : host_header.substr(1, end - 1);
+  }
+  return host_header.substr(0, host_header.find(':'));
+}
+
+volatile std::sig_atomic_t g_linger_interrupted = 0;
+void on_linger_signal(int) { g_linger_interrupted = 1; }
+
+}  // namespace
+
+bool is_loopback_address(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+std::string this_host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+struct StatusServer::Impl {
+  std::shared_ptr<const JobStatus> status;
+  std::string bind;
+  int port = 0;
+  httplib::Server server;
+  std::thread thread;
+  CachedBody json_cache, page_cache;
+};
+
+StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::string& bind, int port)
+    : impl_(std::make_unique<Impl>()) {
+  auto& impl = *impl_;
+  impl.status = std::move(status);
+  impl.bind = bind;
+  auto& server = impl.server;
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  server.set_keep_alive_max_count(100);
+  server.set_keep_alive_timeout(2);
+  server.set_read_timeout(5);
+  server.set_write_timeout(5);
+  server.set_payload_max_length(1024);  // GET only: a request has no body worth reading
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second process listen on the same port and take
+  // some of the connections: a busy port must be an error instead. SO_REUSEADDR alone still allows a restart
+  // while the last run's connections linger in TIME_WAIT.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  server.set_default_headers({
+      {"Cache-Control", "no-store"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+  });
+  const bool loopback = is_loopback_address(bind);
+  server.set_pre_routing_handler([loopback](const httplib::Request& request, httplib::Response& response) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.set_header("Allow", "GET, HEAD");
+      response.set_content("only GET is served here\n", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (loopback && !is_loopback_address(host_of(request.get_header_value("Host")))) {
+      response.status = 403;
+      response.set_content("this status page answers requests for its loopback address only\n",
+                           "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server.set_error_handler([](const httplib::Request&, httplib::Response& response) {
+    if (response.body.empty())
+      response.set_content(response.status == 404 ? std::string("404 not found\n") : fmt::format("{}\n", response.status),
+                           "text/plain; charset=utf-8");
+  });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
+    response.status = 500;
+    response.set_content("500 the status could not be drawn\n", "text/plain; charset=utf-8");
+  });
+  Impl* self = impl_.get();
+  server.Get("/", [self](const httplib::Request& request, httplib::Response& response) {
+    const int refresh = refresh_ms(request);
+    // The page embeds its refresh period: cached per period asked (in practice one).
+    auto body = refresh == 1000 ? self->page_cache.get(self->status->version(),
+                                                       [&] { return render_status_page(self->status->to_json(), refresh); })
+                                : render_status_page(self->status->to_json(), refresh);
+    response.set_content(body, "text/html; charset=utf-8");
+  });
+  server.Get("/api/status", [self](const httplib::Request&, httplib::Response& response) {
+    auto body = self->json_cache.get(self->status->version(), [&] {
+      return self->status->to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    });
+    response.set_content(body, "application/json");
+  });
+  server.Get("/status.js", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content(status_page_script(), "text/javascript; charset=utf-8");
+  });
+
+  impl.port = port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
+  if (impl.port <= 0)
+    fail("status page: cannot listen on {}:{} (address in use, or not an address of this machine)", bind, port);
+  impl.thread = std::thread([self] { self->server.listen_after_bind(); });
+}
+
+StatusServer::~StatusServer() { stop(); }
+
+int StatusServer::port() const { return impl_->port; }
+
+std::string StatusServer::url() const {
+  const bool v6 = impl_->bind.find(':') != std::string::npos;
+  return fmt::format("http://{}{}{}:{}/", v6 ? "[" : "", impl_->bind, v6 ? "]" : "", impl_->port);
+}
+
+void StatusServer::stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+void linger(double seconds) {
+  if (!(seconds > 0)) return;
+  struct sigaction action {};
+  struct sigaction old_int {};
+  struct sigaction old_term {};
+  action.sa_handler = on_linger_signal;
+  sigemptyset(&action.sa_mask);
+  g_linger_interrupted = 0;
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_linger_interrupted && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  if (g_linger_interrupted) spdlog::info("status page: stopped early by a signal");
+}
+
+}  // namespace xfer::status
