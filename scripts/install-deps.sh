@@ -28,6 +28,8 @@ packages=(
   clang libclang-rt-14-dev
   # the cluster kit's test hosts
   openssh-server openssh-client slurmctld slurmd munge iproute2 procps
+  # the headless browser that the status page's test drives (through npm playwright-core)
+  chromium
 )
 # Node.js and npm (for the ONNX Runtime and TF.js peers and the nsfwjs model): the machine's own when present,
 # Debian's otherwise.
