@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/job_options.h"
 #include "cli/job_run.h"
 #include "cli/status_options.h"
 #include "pipeline/workflow.h"
@@ -20,17 +21,16 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--split", request->split, "train, test or val under a chest_xray-style root");
   command->add_option("--json", *json_out, "Write the metrics as JSON to this file ('-' for stdout)");
   command->add_option("--report", *report_dir, "Write an HTML report (index.html) into this folder");
-  command->add_option("--batch", request->batch, "Images per featuriser batch")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  command->add_option("--threads", request->threads, "Threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  auto job = std::make_shared<JobOptions>();
+  add_job_options(*command, *job);
   auto status = std::make_shared<StatusOptions>();
   add_status_options(*command, *status);
-  command->callback([request, json_out, report_dir, status, command] {
+  command->callback([request, json_out, report_dir, job, status, command] {
     run_job(*command, *status, [&] {
-      auto result = pipeline::evaluate_pipeline(*request);
+      auto& comm = world();
+      request->parts = part_job_options(*job, start_job(*job, comm), "evaluate");
+      auto result = pipeline::evaluate_pipeline(comm, *request);
+      if (comm.rank() != 0) return nlohmann::json();
       if (*json_out == "-") {
         fmt::print("{}\n", result.metrics.dump(2));
       } else {

@@ -1,5 +1,7 @@
 #include "cli/job_run.h"
 
+#include "cli/job_options.h"
+
 #include <unistd.h>
 
 #include <memory>
@@ -68,6 +70,11 @@ nlohmann::json describe_command(const CLI::App& command) {
 }
 
 void run_job(const CLI::App& command, const StatusOptions& options, const std::function<nlohmann::json()>& job) {
+  // Under MPI only rank 0 serves the page: the other ranks' progress reaches it through the part queue.
+  if (world().rank() != 0) {
+    job();
+    return;
+  }
   std::shared_ptr<status::JobStatus> watched;
   std::unique_ptr<Subscription> subscription;
   std::unique_ptr<status::StatusServer> server;

@@ -1,15 +1,71 @@
 // xfer: the thin command line over the library. Only this file decides exit codes:
 // 0 success, 2 usage errors (bad flags or values), 1 failures of the work itself — except ExitStatus, whose
-// code is passed through (broadcast's worst exit code over its hosts).
+// code is passed through (broadcast's worst exit code over its hosts, 128 + N after signal N).
+//
+// Under an MPI launcher (mpirun, srun) every rank runs this same main. MPI is initialised here, before the
+// command, and finalised last (dist::MpiSession). A failure on one rank cannot be left to the others, which may
+// be waiting for it: that rank prints its error, naming itself and its host, and aborts the whole job. An error
+// every rank agreed on (dist::JobMismatch: a host with another copy of the data, a missing model) is printed once,
+// by rank 0, and every rank exits with its code.
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/job_options.h"
+#include "dist/agreement.h"
+#include "dist/mpi_session.h"
 #include "util/error.h"
+#include "util/interrupt.h"
+#include "util/job_events.h"
 #include "util/log.h"
 #include "util/progress.h"
 
+namespace {
+
+int exit_code_for(const std::exception& e) {
+  if (const auto* status = dynamic_cast<const xfer::ExitStatus*>(&e))
+    return status->code() > 0 && status->code() < 256 ? status->code() : 1;
+  if (dynamic_cast<const xfer::UsageError*>(&e)) return 2;
+  return 1;
+}
+
+int report_failure(const std::exception& e, xfer::dist::Communicator* world) {
+  const int code = exit_code_for(e);
+  if (world == nullptr || world->size() == 1) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    xfer::job_events::failure(e.what(), 0, world ? world->host() : "");
+    return code;
+  }
+  if (dynamic_cast<const xfer::dist::JobMismatch*>(&e) != nullptr) {
+    if (world->rank() == 0) std::fprintf(stderr, "error: %s\n", e.what());
+    return code;
+  }
+  // An interruption reaches every rank at once (the launcher forwards the signal): rank 0 reports it, with what
+  // was kept, and ends the job. The others give it that time before they end the job themselves (in case the
+  // signal reached this rank alone).
+  if (dynamic_cast<const xfer::Interrupted*>(&e) != nullptr && world->rank() != 0)
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+  std::fprintf(stderr, "error: rank %d on %s: %s\n", world->rank(), world->host().c_str(), e.what());
+  std::fflush(stderr);
+  xfer::job_events::failure(e.what(), world->rank(), world->host());
+  world->abort(code, e.what());
+  return code;  // not reached: abort() ends every rank
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::unique_ptr<xfer::dist::MpiSession> mpi;
+  std::unique_ptr<xfer::dist::Communicator> world;
+  try {
+    world = xfer::dist::make_world_communicator(&argc, &argv, mpi);
+  } catch (const std::exception& e) {
+    return report_failure(e, nullptr);
+  }
+  xfer::cli::set_world(*world);
+
   CLI::App app{"xfer: turns a folder of images and a pretrained CNN into a trained, evaluated classifier"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "xfer 0.1.0");
@@ -18,8 +74,8 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors; no progress bars");
   app.parse_complete_callback([&] {
-    xfer::init_logging(quiet ? -1 : verbosity);
-    if (quiet) xfer::Progress::set_enabled(false);
+    xfer::init_logging(quiet ? -1 : verbosity, world->size() > 1 ? world->rank() : -1, world->host());
+    if (quiet || world->rank() != 0) xfer::Progress::set_enabled(false);
   });
 
   xfer::cli::add_data_commands(app);
@@ -34,19 +90,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
-    return app.exit(e);
+    return world->rank() == 0 ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  } catch (const xfer::ExitStatus& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return e.code() > 0 && e.code() < 256 ? e.code() : 1;
-  } catch (const xfer::UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    if (world->rank() == 0) app.exit(e);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return report_failure(e, world.get());
   }
   return 0;
 }

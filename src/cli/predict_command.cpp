@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/job_options.h"
 #include "cli/job_run.h"
 #include "cli/status_options.h"
 #include "pipeline/workflow.h"
@@ -66,22 +67,23 @@ void add_predict_command(CLI::App& app) {
   auto pipeline_path = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("table");
   auto inputs = std::make_shared<std::vector<std::string>>();
-  auto batch = std::make_shared<int>(32);
-  auto threads = std::make_shared<int>(0);
+  auto job = std::make_shared<JobOptions>();
   auto* command = app.add_subcommand("predict", "Classify new images with a trained pipeline");
   command->add_option("--pipeline", *pipeline_path, "The pipeline file from `xfer train`")->required();
   command->add_option("--format", *format, "Output format")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
-  command->add_option("--batch", *batch, "Images per featuriser batch")->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--threads", *threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  add_job_options(*command, *job);
   command->add_option("inputs", *inputs, "Image files or folders (searched recursively)")->required();
   auto status = std::make_shared<StatusOptions>();
   add_status_options(*command, *status);
   command->callback([=] {
     run_job(*command, *status, [&] {
       std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
-      auto result = pipeline::predict_images(*pipeline_path, paths, *batch, *threads);
+      auto& comm = world();
+      const auto parts = part_job_options(*job, start_job(*job, comm), "predict");
+      auto result = pipeline::predict_images(comm, *pipeline_path, paths, parts);
+      if (comm.rank() != 0) return nlohmann::json();
       print_predictions(result, *format);
       size_t failed = 0;
       for (const auto& p : result.predictions) failed += !p.error.empty();

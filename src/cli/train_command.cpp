@@ -1,8 +1,10 @@
 // xfer train: featurise an ImageFolder and fit logistic regression (MLlib's options), saved as one pipeline file.
+// One process, or every rank of an MPI job: the parts are shared out, the fit sums its gradient across ranks.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/featurizer_options.h"
+#include "cli/job_options.h"
 #include "cli/job_run.h"
 #include "cli/status_options.h"
 #include "pipeline/workflow.h"
@@ -18,8 +20,8 @@ void add_train_command(CLI::App& app) {
   add_featurizer_options(*command, request->featurizer);
   command->add_option("--out", request->out, "The pipeline file to write")->required();
   command->add_option("--features", request->features_dir,
-                      "Feature cache folder: reused when made by the same featuriser from the same images, "
-                      "written otherwise");
+                      "Features folder: each part is committed there as it finishes, and reused by a rerun with the "
+                      "same images and featuriser (default: the --out file's name with .features)");
   auto& lr = request->classifier;
   command->add_option("--reg", lr.reg, "Regularisation strength (MLlib regParam)")
       ->check(CLI::NonNegativeNumber)
@@ -37,23 +39,28 @@ void add_train_command(CLI::App& app) {
   command->add_option("--class-weight", *class_weight, "balanced: weight classes inversely to their frequency")
       ->check(CLI::IsMember({"none", "balanced"}))
       ->capture_default_str();
-  command->add_option("--batch", request->batch, "Images per featuriser batch")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  command->add_option("--threads", request->threads, "Threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  auto job = std::make_shared<JobOptions>();
+  add_job_options(*command, *job);
   auto status = std::make_shared<StatusOptions>();
   add_status_options(*command, *status);
-  command->callback([request, class_weight, status, command] {
+  command->callback([request, class_weight, job, status, command] {
     run_job(*command, *status, [&] {
       request->classifier.balanced_class_weight = *class_weight == "balanced";
-      auto result = pipeline::train_pipeline(*request);
+      auto& comm = world();
+      request->parts = part_job_options(*job, start_job(*job, comm), "featurize");
+      auto result = pipeline::train_pipeline(comm, *request);
+      if (comm.rank() != 0) return nlohmann::json();
       const auto& p = result.pipeline;
+      const auto& run = result.featurize_run;
       fmt::print("pipeline: {}\n", request->out.string());
       fmt::print("images: {} used, {} skipped; classes: {}\n", result.n_images, result.n_skipped, p.class_names.size());
-      fmt::print("features: {} per image ({}, {:.1f} s)\n", p.classifier.n_features,
-                 result.features_reused ? "reused from cache" : "computed", result.featurize_seconds);
+      fmt::print("features: {} per image in {} ({}, {:.1f} s)\n", p.classifier.n_features,
+                 p.training.value("features", ""),
+                 result.features_reused  ? "reused from an earlier run"
+                 : run.parts_reused > 0 ? fmt::format("{} of {} parts reused", run.parts_reused, run.parts)
+                                        : "computed",
+                 result.featurize_seconds);
+      if (comm.size() > 1) fmt::print("ranks: {} (rows shared out, gradients summed by allreduce)\n", comm.size());
       fmt::print("training: {} iterations ({}), {:.2f} s; training accuracy {:.4f}\n",
                  p.classifier.summary.iterations, p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason,
                  result.train_seconds, result.train_accuracy);
@@ -63,7 +70,11 @@ void add_train_command(CLI::App& app) {
                             {"skipped", result.n_skipped},
                             {"classes", p.class_names.size()},
                             {"features", p.classifier.n_features},
+                            {"features_dir", p.training.value("features", "")},
                             {"features_reused", result.features_reused},
+                            {"parts", run.parts},
+                            {"parts_reused", run.parts_reused},
+                            {"ranks", comm.size()},
                             {"featurize_seconds", result.featurize_seconds},
                             {"iterations", p.classifier.summary.iterations},
                             {"converged", p.classifier.summary.converged},

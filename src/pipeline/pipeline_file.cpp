@@ -34,11 +34,19 @@ void save_pipeline(const std::filesystem::path& path, const Pipeline& pipeline) 
   write_file_atomically(path, j.dump(1) + "\n");
 }
 
-Pipeline load_pipeline(const std::filesystem::path& path) {
+std::string read_pipeline_text(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail("{}: no such pipeline file (train one with `xfer train --out`)", path.string());
+  auto text = read_file(path);
+  parse_pipeline(text, path);  // a damaged file is an error here, where it was read
+  return text;
+}
+
+Pipeline load_pipeline(const std::filesystem::path& path) { return parse_pipeline(read_pipeline_text(path), path); }
+
+Pipeline parse_pipeline(const std::string& text, const std::filesystem::path& path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(path));
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not a pipeline file (invalid JSON: {})", path.string(), e.what());
   }

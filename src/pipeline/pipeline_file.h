@@ -30,6 +30,10 @@ struct Pipeline {
 void save_pipeline(const std::filesystem::path& path, const Pipeline& pipeline);
 // Throws Error naming the file for a missing file, bad JSON, unknown format version or missing fields.
 Pipeline load_pipeline(const std::filesystem::path& path);
+// The file's text, checked to be a valid pipeline (the same errors as load_pipeline).
+std::string read_pipeline_text(const std::filesystem::path& path);
+// The same from the file's text (rank 0 read it and sent it to the other ranks); path names it in errors.
+Pipeline parse_pipeline(const std::string& text, const std::filesystem::path& path);
 
 // Rebuilds the featuriser the pipeline was trained with and refuses one that does not match: a model file
 // whose SHA-256, feature size or preprocessing differs from what the pipeline recorded.

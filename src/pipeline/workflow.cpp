@@ -8,8 +8,13 @@
 
 #include "data/feature_set.h"
 #include "data/image_folder.h"
-#include "featurize/featurize_samples.h"
+#include "dist/agreement.h"
+#include "featurize/feature_folder_job.h"
+#include "featurize/job_inputs.h"
 #include "ml/classification_metrics.h"
+#include "pipeline/distributed_rows.h"
+#include "pipeline/scoring_sink.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/job_events.h"
 #include "util/progress.h"
@@ -22,51 +27,17 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A feature cache is reused only when it was made by the same featuriser from the same images.
-bool cache_matches(const data::FeatureSet& cached, const nlohmann::json& featurizer,
-                   const std::vector<data::Sample>& samples, const std::vector<std::string>& class_names) {
-  if (cached.featurizer != featurizer || cached.class_names != class_names) return false;
-  if (cached.paths.size() + cached.skipped.size() != samples.size()) return false;
-  std::map<std::string, int> expected;
-  for (const auto& s : samples) expected[s.path.string()] = s.label;
-  for (size_t i = 0; i < cached.paths.size(); ++i) {
-    auto it = expected.find(cached.paths[i]);
-    if (it == expected.end() || it->second != cached.labels[i]) return false;
-  }
-  return true;
+featurize::JobInputs inputs_of(const data::ImageFolder& folder) {
+  return {folder.root.string(), folder.class_names, folder.samples};
 }
 
-data::FeatureSet featurize_or_reuse(const TrainRequest& request, const data::ImageFolder& folder,
-                                    const featurize::Featurizer& featurizer, bool& reused) {
-  reused = false;
-  auto description = featurizer.describe();
-  if (!request.features_dir.empty() && fs::exists(request.features_dir / "manifest.json")) {
-    try {
-      auto cached = data::read_feature_set(request.features_dir);
-      if (cache_matches(cached, description, folder.samples, folder.class_names)) {
-        spdlog::info("features: reusing {} ({} rows)", request.features_dir.string(), cached.rows);
-        reused = true;
-        return cached;
-      }
-      spdlog::info("features: {} was made from other images or another featuriser; featurising again",
-                   request.features_dir.string());
-    } catch (const Error& e) {
-      spdlog::warn("features: ignoring the cache: {}", e.what());
-    }
-  }
-  featurize::FeaturizeOptions options;
-  options.batch = request.batch;
-  options.threads = request.threads;
-  auto features = featurize::featurize_samples(folder.samples, folder.class_names, featurizer, options);
-  if (!request.features_dir.empty()) data::write_feature_set(request.features_dir, features);
-  return features;
-}
-
-// Probabilities for every row, n x K row-major.
-std::vector<double> predict_probabilities(const ml::LogisticRegressionModel& model, const data::FeatureSet& features) {
-  std::vector<double> probs(static_cast<size_t>(features.rows) * static_cast<size_t>(model.n_classes));
-  if (features.rows > 0) model.predict_proba(features.features.data(), features.rows, probs.data());
-  return probs;
+// Every rank parses the pipeline file that rank 0 read, so only rank 0 needs the file.
+Pipeline share_pipeline(dist::Communicator& comm, const fs::path& path) {
+  const auto bytes = dist::broadcast_from_root(comm, "reading the pipeline file", [&] {
+    const auto text = read_pipeline_text(path);
+    return dist::Bytes(text.begin(), text.end());
+  });
+  return parse_pipeline(std::string(bytes.begin(), bytes.end()), path);
 }
 
 int argmax_row(const std::vector<double>& probs, size_t row, int k) {
@@ -90,50 +61,76 @@ std::string describe_featurizer(const Pipeline& p) {
 
 }  // namespace
 
-TrainResult train_pipeline(const TrainRequest& request) {
+fs::path default_features_dir(const fs::path& pipeline_out) {
+  auto dir = pipeline_out;
+  return dir.replace_extension(".features");
+}
+
+TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request) {
   job_events::phase("listing");
-  auto folder = data::open_image_folder(request.data, request.split);
-  auto featurizer = featurize::make_featurizer(request.featurizer);
-  spdlog::info("train: {} images in {} classes from {}; featuriser {} ({} features)", folder.samples.size(),
-               folder.class_names.size(), folder.root.string(), request.featurizer.model, featurizer->feature_dim());
+  auto list = [&] { return inputs_of(data::open_image_folder(request.data, request.split)); };
+  const auto inputs = featurize::share_inputs(comm, list);
+  auto spec = request.featurizer;
+  spec.threads = request.parts.featurize.threads;
+  const auto featurizer = featurize::open_featurizer_everywhere(
+      comm, [&] { return featurize::make_featurizer(spec); }, inputs, !request.parts.stage_data, list);
+  if (comm.rank() == 0)
+    spdlog::info("train: {} images in {} classes from {}; featuriser {} ({} features)", inputs.samples.size(),
+                 inputs.class_names.size(), inputs.root, request.featurizer.model, featurizer->feature_dim());
 
   TrainResult result;
   auto start = std::chrono::steady_clock::now();
+  const auto features_dir = request.features_dir.empty() ? default_features_dir(request.out) : request.features_dir;
   job_events::phase("featurizing");
-  auto features = featurize_or_reuse(request, folder, *featurizer, result.features_reused);
+  const auto folder_job = featurize::featurize_to_folder(comm, inputs, *featurizer, request.parts, features_dir);
+  result.featurize_run = folder_job.run;
+  result.features_reused = folder_job.run.parts > 0 && folder_job.run.parts_reused == folder_job.run.parts;
+  const auto features = load_rows_for_rank(comm, features_dir);
   result.featurize_seconds = seconds_since(start);
-  result.n_images = features.rows;
-  result.n_skipped = static_cast<int64_t>(features.skipped.size());
-  if (features.rows == 0) fail("{}: no image could be read ({} skipped)", request.data.string(), result.n_skipped);
+
+  // Counts over every rank's rows.
+  int64_t counts[2] = {features.rows, static_cast<int64_t>(features.skipped.size())};
+  comm.allreduce_sum(counts, 2);
+  result.n_images = counts[0];
+  result.n_skipped = counts[1];
 
   job_events::phase("training");
   start = std::chrono::steady_clock::now();
   ml::LogisticRegressionModel model;
   {
-    Progress progress("train", request.classifier.max_iter, "iterations");
+    std::unique_ptr<Progress> progress;
+    if (comm.rank() == 0) progress = std::make_unique<Progress>("train", request.classifier.max_iter, "iterations");
+    std::function<void(double*, size_t)> allreduce;
+    if (comm.size() > 1) allreduce = [&comm](double* values, size_t count) { comm.allreduce_sum(values, count); };
     model = ml::train_logistic_regression(features.features.data(), features.rows, features.dim, features.labels,
-                                          static_cast<int>(folder.class_names.size()), request.classifier, &progress);
+                                          static_cast<int>(inputs.class_names.size()), request.classifier,
+                                          progress.get(), allreduce);
   }
   result.train_seconds = seconds_since(start);
 
   auto predicted = model.predict(features.features.data(), features.rows);
   int64_t correct = 0;
   for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == features.labels[i];
-  result.train_accuracy = static_cast<double>(correct) / static_cast<double>(features.rows);
+  comm.allreduce_sum(&correct, 1);
+  result.train_accuracy = static_cast<double>(correct) / static_cast<double>(result.n_images);
 
   Pipeline& p = result.pipeline;
   p.featurizer_spec = request.featurizer;
   p.featurizer = featurizer->describe();
   p.preprocessing = featurizer->preprocessing();
-  p.class_names = folder.class_names;
+  p.class_names = inputs.class_names;
   p.classifier = std::move(model);
+  if (comm.rank() != 0) return result;  // rank 0 writes the pipeline file
+
   nlohmann::json skipped = nlohmann::json::array();
   for (const auto& s : features.skipped) skipped.push_back({{"path", s.path.string()}, {"reason", s.reason}});
-  p.training = {{"data", fs::absolute(folder.root).string()},
+  p.training = {{"data", fs::absolute(inputs.root).string()},
                 {"split", request.split},
                 {"n_images", result.n_images},
                 {"n_skipped", result.n_skipped},
                 {"skipped", skipped},
+                {"features", fs::absolute(features_dir).string()},
+                {"ranks", comm.size()},
                 {"train_accuracy", result.train_accuracy},
                 {"options",
                  {{"reg", request.classifier.reg},
@@ -149,42 +146,48 @@ TrainResult train_pipeline(const TrainRequest& request) {
   return result;
 }
 
-EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
+EvaluateResult evaluate_pipeline(dist::Communicator& comm, const EvaluateRequest& request) {
   job_events::phase("listing");
-  auto pipeline = load_pipeline(request.pipeline);
-  auto featurizer = open_featurizer(pipeline, request.pipeline, request.threads);
-  auto folder = data::open_image_folder(request.data, request.split);
+  // Rank 0 opens the folder and maps its classes to the pipeline's by name: a test folder may lack a class, but a
+  // class the classifier never saw cannot be scored.
+  const auto pipeline = share_pipeline(comm, request.pipeline);
+  auto list = [&] {
+    const auto folder = data::open_image_folder(request.data, request.split);
+    std::map<std::string, int> pipeline_label;
+    for (size_t i = 0; i < pipeline.class_names.size(); ++i)
+      pipeline_label[pipeline.class_names[i]] = static_cast<int>(i);
+    auto inputs = inputs_of(folder);
+    for (auto& s : inputs.samples) {
+      const auto& name = folder.class_names[static_cast<size_t>(s.label)];
+      auto it = pipeline_label.find(name);
+      if (it == pipeline_label.end())
+        fail("{}: class folder '{}' is not one of the pipeline's classes ({})", request.data.string(), name,
+             fmt::format("{}", fmt::join(pipeline.class_names, ", ")));
+      s.label = it->second;
+    }
+    inputs.class_names = pipeline.class_names;
+    return inputs;
+  };
+  const auto inputs = featurize::share_inputs(comm, list);
+  const auto featurizer = featurize::open_featurizer_everywhere(
+      comm, [&] { return open_featurizer(pipeline, request.pipeline, request.parts.featurize.threads); }, inputs,
+      !request.parts.stage_data, list);
 
-  // The evaluation set's classes are matched to the pipeline's by name: a test folder may lack a class,
-  // but a class the classifier never saw cannot be scored.
-  std::map<std::string, int> pipeline_label;
-  for (size_t i = 0; i < pipeline.class_names.size(); ++i) pipeline_label[pipeline.class_names[i]] = static_cast<int>(i);
-  std::vector<data::Sample> samples = folder.samples;
-  for (auto& s : samples) {
-    const auto& name = folder.class_names[static_cast<size_t>(s.label)];
-    auto it = pipeline_label.find(name);
-    if (it == pipeline_label.end())
-      fail("{}: class folder '{}' is not one of the pipeline's classes ({})", request.data.string(), name,
-           fmt::format("{}", fmt::join(pipeline.class_names, ", ")));
-    s.label = it->second;
-  }
-
-  featurize::FeaturizeOptions options;
-  options.batch = request.batch;
-  options.threads = request.threads;
+  ScoringSink sink(pipeline.classifier);
   job_events::phase("featurizing");
-  auto features = featurize::featurize_samples(samples, pipeline.class_names, *featurizer, options);
-  if (features.rows == 0) fail("{}: no image could be read ({} skipped)", request.data.string(), features.skipped.size());
-  job_events::phase("evaluating");
-  auto probs = predict_probabilities(pipeline.classifier, features);
-  auto metrics = ml::compute_metrics(features.labels, probs, pipeline.class_names);
-
+  featurize::run_parts(comm, inputs.samples, *featurizer, request.parts, &sink);
   EvaluateResult result;
+  if (comm.rank() != 0) return result;
+  job_events::phase("evaluating");
+  const auto scored = sink.take_in_input_order();
+  if (scored.rows() == 0) fail("{}: no image could be read ({} skipped)", request.data.string(), scored.skipped.size());
+  auto metrics = ml::compute_metrics(scored.labels, scored.probabilities, pipeline.class_names);
+
   result.metrics = metrics.to_json();
-  result.metrics["n_images"] = features.rows;
-  result.metrics["n_skipped"] = features.skipped.size();
+  result.metrics["n_images"] = scored.rows();
+  result.metrics["n_skipped"] = scored.skipped.size();
   nlohmann::json skipped = nlohmann::json::array();
-  for (const auto& s : features.skipped) {
+  for (const auto& s : scored.skipped) {
     skipped.push_back({{"path", s.path.string()}, {"reason", s.reason}});
     result.report.skipped.emplace_back(s.path.string(), s.reason);
   }
@@ -204,45 +207,53 @@ EvaluateResult evaluate_pipeline(const EvaluateRequest& request) {
   }
   report.metrics = result.metrics;
   report.summary = {{"pipeline", fs::absolute(request.pipeline).string()},
-                    {"evaluated on", fs::absolute(folder.root).string()},
+                    {"evaluated on", fs::absolute(inputs.root).string()},
                     {"featuriser", describe_featurizer(pipeline)},
                     {"trained on", pipeline.training.value("data", "?")},
                     {"training images", std::to_string(pipeline.training.value("n_images", 0))},
-                    {"images evaluated", std::to_string(features.rows)},
-                    {"images skipped", std::to_string(features.skipped.size())}};
+                    {"images evaluated", std::to_string(scored.rows())},
+                    {"images skipped", std::to_string(scored.skipped.size())}};
+  if (comm.size() > 1) report.summary.emplace_back("ranks", std::to_string(comm.size()));
   return result;
 }
 
-PredictResult predict_images(const fs::path& pipeline_path, const std::vector<fs::path>& inputs, int batch,
-                             int threads) {
+PredictResult predict_images(dist::Communicator& comm, const fs::path& pipeline_path, const std::vector<fs::path>& inputs,
+                             const featurize::PartJobOptions& parts) {
   job_events::phase("listing");
-  auto pipeline = load_pipeline(pipeline_path);
-  auto featurizer = open_featurizer(pipeline, pipeline_path, threads);
-  auto samples = data::list_images(inputs);
-  featurize::FeaturizeOptions options;
-  options.batch = batch;
-  options.threads = threads;
+  auto list = [&] {
+    featurize::JobInputs listed;
+    listed.root = inputs.empty() ? "" : inputs.front().string();
+    listed.samples = data::list_images(inputs);
+    return listed;
+  };
+  const auto pipeline = share_pipeline(comm, pipeline_path);
+  const auto shared = featurize::share_inputs(comm, list);
+  const auto featurizer = featurize::open_featurizer_everywhere(
+      comm, [&] { return open_featurizer(pipeline, pipeline_path, parts.featurize.threads); }, shared,
+      !parts.stage_data, list);
+  ScoringSink sink(pipeline.classifier);
   job_events::phase("featurizing");
-  auto features = featurize::featurize_samples(samples, pipeline.class_names, *featurizer, options);
+  featurize::run_parts(comm, shared.samples, *featurizer, parts, &sink);
   job_events::phase("predicting");
-  auto probs = predict_probabilities(pipeline.classifier, features);
 
   PredictResult result;
   result.class_names = pipeline.class_names;
+  if (comm.rank() != 0) return result;
+  const auto scored = sink.take_in_input_order();
   const int k = pipeline.classifier.n_classes;
   std::map<std::string, Prediction> by_path;
-  for (size_t i = 0; i < static_cast<size_t>(features.rows); ++i) {
+  for (size_t i = 0; i < static_cast<size_t>(scored.rows()); ++i) {
     Prediction p;
-    p.path = features.paths[i];
-    int best = argmax_row(probs, i, k);
+    p.path = scored.paths[i];
+    int best = argmax_row(scored.probabilities, i, k);
     p.predicted = pipeline.class_names[static_cast<size_t>(best)];
-    p.probabilities.assign(probs.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(k)),
-                           probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * static_cast<size_t>(k)));
+    p.probabilities.assign(scored.probabilities.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(k)),
+                           scored.probabilities.begin() + static_cast<std::ptrdiff_t>((i + 1) * static_cast<size_t>(k)));
     p.probability = p.probabilities[static_cast<size_t>(best)];
     by_path[p.path] = std::move(p);
   }
-  for (const auto& s : features.skipped) by_path[s.path.string()] = Prediction{s.path.string(), "", 0, {}, s.reason};
-  for (const auto& s : samples) {
+  for (const auto& s : scored.skipped) by_path[s.path.string()] = Prediction{s.path.string(), "", 0, {}, s.reason};
+  for (const auto& s : shared.samples) {
     auto it = by_path.find(s.path.string());
     if (it != by_path.end()) result.predictions.push_back(it->second);
   }

@@ -1,13 +1,20 @@
 #pragma once
 // The three jobs of the recipe's pneumonia.py, as library calls the CLI wraps: train (featurise a data set and
 // fit the classifier), evaluate (metrics and report on labelled images), predict (classes for new images).
+//
+// Each is collective over the job's communicator: one process, or every rank of an MPI job. Featurisation goes
+// through the part queue (featurize/part_queue.h); training holds each rank's share of the rows and sums the
+// objective's statistics and gradient across ranks, so every rank takes the same optimiser steps; rank 0 writes
+// the pipeline file and receives the results (the other ranks' results are empty).
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "dist/communicator.h"
 #include "featurize/featurizer.h"
+#include "featurize/part_queue.h"
 #include "ml/logistic_regression.h"
 #include "pipeline/pipeline_file.h"
 #include "report/html_report.h"
@@ -19,30 +26,34 @@ struct TrainRequest {
   std::string split;                   // "" or train/test/val under a chest_xray-style root
   featurize::FeaturizerSpec featurizer;
   std::filesystem::path out;           // the pipeline file
-  std::filesystem::path features_dir;  // optional: a feature cache, reused when it matches
+  // The features' folder: each part is committed there as it finishes and reused by a rerun when its inputs and
+  // featuriser match. Default: the pipeline file's name with ".features" (xray.pipeline.json ->
+  // xray.pipeline.features).
+  std::filesystem::path features_dir;
   ml::LogisticRegressionOptions classifier;
-  int batch = 32;
-  int threads = 0;
+  featurize::PartJobOptions parts;
 };
+
+std::filesystem::path default_features_dir(const std::filesystem::path& pipeline_out);
 
 struct TrainResult {
   Pipeline pipeline;
   int64_t n_images = 0;
   int64_t n_skipped = 0;
-  bool features_reused = false;
+  bool features_reused = false;  // every part came from an earlier run
+  featurize::PartRunSummary featurize_run;
   double featurize_seconds = 0;
   double train_seconds = 0;
   double train_accuracy = 0;
 };
 
-TrainResult train_pipeline(const TrainRequest& request);
+TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request);
 
 struct EvaluateRequest {
   std::filesystem::path pipeline;
   std::filesystem::path data;
   std::string split;
-  int batch = 32;
-  int threads = 0;
+  featurize::PartJobOptions parts;
 };
 
 struct EvaluateResult {
@@ -51,7 +62,7 @@ struct EvaluateResult {
   report::ReportData report;  // ready for write_html_report
 };
 
-EvaluateResult evaluate_pipeline(const EvaluateRequest& request);
+EvaluateResult evaluate_pipeline(dist::Communicator& comm, const EvaluateRequest& request);
 
 struct Prediction {
   std::string path;
@@ -66,7 +77,7 @@ struct PredictResult {
   std::vector<Prediction> predictions;  // inputs in the order given (folders expanded, sorted)
 };
 
-PredictResult predict_images(const std::filesystem::path& pipeline_path,
-                             const std::vector<std::filesystem::path>& inputs, int batch, int threads);
+PredictResult predict_images(dist::Communicator& comm, const std::filesystem::path& pipeline_path,
+                             const std::vector<std::filesystem::path>& inputs, const featurize::PartJobOptions& parts);
 
 }  // namespace xfer::pipeline

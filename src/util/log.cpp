@@ -4,9 +4,9 @@
 
 namespace xfer {
 
-void init_logging(int verbosity) {
+void init_logging(int verbosity, int rank, const std::string& host) {
   auto logger = spdlog::stderr_color_mt("xfer");
-  logger->set_pattern("%^%l%$: %v");
+  logger->set_pattern(rank >= 0 ? fmt::format("%^%l%$ [rank {} on {}]: %v", rank, host) : "%^%l%$: %v");
   logger->set_level(verbosity < 0 ? spdlog::level::warn
                     : verbosity == 0 ? spdlog::level::info
                                      : spdlog::level::debug);

@@ -96,24 +96,26 @@ TEST_F(FeatureSetTest, ShardWriterResumesFromReceipts) {
   FeatureShardWriter writer(dir_, set.featurizer, set.dim, set.class_names);
   writer.begin(/*fresh=*/true);
   FeatureShard first;
-  first.first_row = 0;
+  first.first_image = 0;
+  first.identity = "job-a";
   first.rows = 2;
   first.images = 2;
   first.features = set.features.data();
   first.labels = set.labels.data();
   first.paths = set.paths.data();
   writer.write_shard(0, first);
-  EXPECT_TRUE(writer.complete_shard(0));
-  EXPECT_FALSE(writer.complete_shard(1));
+  EXPECT_TRUE(writer.complete_shard(0, "job-a"));
+  EXPECT_FALSE(writer.complete_shard(0, "job-b"));  // another job's inputs: not reused
+  EXPECT_FALSE(writer.complete_shard(1, "job-a"));
   EXPECT_THROW(writer.finish(2), xfer::Error);  // shard 1 missing: no manifest
   EXPECT_FALSE(fs::exists(dir_ / "manifest.json"));
 
   // A new writer (a resumed job) keeps shard 0 and writes only shard 1.
   FeatureShardWriter resumed(dir_, set.featurizer, set.dim, set.class_names);
   resumed.begin(/*fresh=*/false);
-  EXPECT_TRUE(resumed.complete_shard(0));
+  EXPECT_TRUE(resumed.complete_shard(0, "job-a"));
   FeatureShard second = first;
-  second.first_row = 2;
+  second.first_image = 2;
   second.features = set.features.data() + 2 * set.dim;
   second.labels = set.labels.data() + 2;
   second.paths = set.paths.data() + 2;
@@ -125,7 +127,70 @@ TEST_F(FeatureSetTest, ShardWriterResumesFromReceipts) {
 
   // A different featuriser does not accept the old receipts.
   FeatureShardWriter other(dir_, nlohmann::json{{"kind", "other"}}, set.dim, set.class_names);
-  EXPECT_FALSE(other.complete_shard(0));
+  EXPECT_FALSE(other.complete_shard(0, "job-a"));
+}
+
+TEST_F(FeatureSetTest, ShardCutShortOnDiskIsNotComplete) {
+  const auto set = sample_set(4, 3);
+  FeatureShardWriter writer(dir_, set.featurizer, set.dim, set.class_names);
+  writer.begin(/*fresh=*/true);
+  FeatureShard shard;
+  shard.rows = 4;
+  shard.images = 4;
+  shard.features = set.features.data();
+  shard.labels = set.labels.data();
+  shard.paths = set.paths.data();
+  writer.write_shard(0, shard);
+  ASSERT_TRUE(writer.complete_shard(0));
+  fs::resize_file(dir_ / FeatureShardWriter::features_name(0), fs::file_size(dir_ / FeatureShardWriter::features_name(0)) - 7);
+  EXPECT_FALSE(writer.complete_shard(0));  // the receipt exists, the checksum does not match
+}
+
+TEST_F(FeatureSetTest, ShardsInAnyOrderKeepInputOrderAndRecordWhoComputedThem) {
+  const auto set = sample_set(6, 2);
+  FeatureShardWriter writer(dir_, set.featurizer, set.dim, set.class_names);
+  writer.begin(/*fresh=*/true);
+  // Inputs 0..3 hold rows 0..2 (input 1 was bad), inputs 4..7 hold rows 3..5: shard 1 is written first.
+  const int64_t positions0[] = {0, 2, 3};
+  const int64_t positions1[] = {4, 5, 6};
+  FeatureShard later;
+  later.first_image = 4;
+  later.images = 4;  // input 7 bad too
+  later.rows = 3;
+  later.features = set.features.data() + 3 * set.dim;
+  later.labels = set.labels.data() + 3;
+  later.paths = set.paths.data() + 3;
+  later.image_index = positions1;
+  later.skipped = {{"/data/bad7.png", "not an image"}};
+  later.rank = 2;
+  later.host = "node-b";
+  writer.write_shard(1, later);
+  FeatureShard earlier = later;
+  earlier.first_image = 0;
+  earlier.features = set.features.data();
+  earlier.labels = set.labels.data();
+  earlier.paths = set.paths.data();
+  earlier.image_index = positions0;
+  earlier.skipped = {{"/data/bad1.png", "truncated"}};
+  earlier.rank = 0;
+  earlier.host = "node-a";
+  writer.write_shard(0, earlier);
+  const auto manifest = writer.finish(2);
+  EXPECT_EQ(manifest["shards"][1]["first_row"], 3);
+  EXPECT_EQ(manifest["shards"][1]["rank"], 2);
+  EXPECT_EQ(manifest["shards"][1]["host"], "node-b");
+  EXPECT_EQ(manifest["counts"]["images"], 8);
+  const auto back = read_feature_set(dir_);
+  EXPECT_EQ(back.features, set.features);
+  EXPECT_EQ(back.paths, set.paths);
+  ASSERT_EQ(back.skipped.size(), 2u);
+  EXPECT_EQ(back.skipped[0].path, "/data/bad1.png");  // in input order
+
+  // An older, larger job's shard 2 in the same folder is removed, not left to confuse readers.
+  fs::copy_file(dir_ / FeatureShardWriter::features_name(1), dir_ / FeatureShardWriter::features_name(2));
+  writer.remove_shards_from(2);
+  EXPECT_FALSE(fs::exists(dir_ / FeatureShardWriter::features_name(2)));
+  EXPECT_TRUE(fs::exists(dir_ / FeatureShardWriter::features_name(1)));
 }
 
 }  // namespace

@@ -95,8 +95,8 @@ with open(os.path.join(out, "index-00000.jsonl")) as f:
     index = [json.loads(line) for line in f]
 check("features are float32 rows x 784, one row per good image",
       features.dtype == np.float32 and features.shape == (len(valid), 784), f"{features.dtype} {features.shape}")
-check("index rows are the good images in class then path order",
-      [e["path"] for e in index] == valid and [e["row"] for e in index] == list(range(len(valid))))
+check("index rows are the good images in class then path order, each with its input position",
+      [e["path"] for e in index] == valid and [e["image"] for e in index] == [all_images.index(p) for p in valid])
 check("index labels and class names follow the sorted class folders",
       all(e["class"] == os.path.basename(os.path.dirname(e["path"])) and classes[e["label"]] == e["class"]
           for e in index))
@@ -109,7 +109,7 @@ mean_diffs = [np.abs(features[i] - expected_pixels(valid[i], 28, 28)).mean() for
 # The two paths average the JPEGs' fine noise (sigma 5) over different pixels: a few grey levels on average.
 check("DCT-scaled JPEGs stay close to a full-size decode (mean < 3 grey levels)", max(mean_diffs) < 3.0,
       f"mean diffs {mean_diffs}")
-check("manifest: format, dim, classes", manifest["format"] == "xfer-features" and manifest["format_version"] == 1 and
+check("manifest: format, dim, classes", manifest["format"] == "xfer-features" and manifest["format_version"] == 2 and
       manifest["dim"] == 784 and manifest["class_names"] == classes and manifest["featurizer"]["kind"] == "pixels")
 counts = manifest["counts"]
 check("manifest counts add up", counts["images"] == len(all_images) and counts["featurized"] == len(valid) and

@@ -1,0 +1,20 @@
+#pragma once
+// Training across ranks: each rank holds a contiguous share of the feature rows (rank r: rows
+// [r * N / size, (r + 1) * N / size)), read by rank 0 from the feature folder one shard at a time and sent to
+// the rank that owns them, so only rank 0 needs the folder and no rank holds more than its share plus a shard.
+#include <filesystem>
+
+#include "data/feature_set.h"
+#include "dist/communicator.h"
+
+namespace xfer::pipeline {
+
+// Collective. Every rank gets its rows (features and labels; paths on rank 0 only), the class names, dim and
+// featuriser; rank 0 also the skipped list. Throws the same error on every rank when the folder cannot be read or
+// holds fewer rows than there are ranks.
+data::FeatureSet load_rows_for_rank(dist::Communicator& comm, const std::filesystem::path& dir);
+
+// The first row of rank r's share of n rows.
+int64_t first_row_of_rank(int64_t n, int rank, int size);
+
+}  // namespace xfer::pipeline
