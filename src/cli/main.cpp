@@ -18,7 +18,6 @@
 #include "dist/mpi_session.h"
 #include "util/error.h"
 #include "util/interrupt.h"
-#include "util/job_events.h"
 #include "util/log.h"
 #include "util/progress.h"
 
@@ -35,21 +34,23 @@ int report_failure(const std::exception& e, xfer::dist::Communicator* world) {
   const int code = exit_code_for(e);
   if (world == nullptr || world->size() == 1) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    xfer::job_events::failure(e.what(), 0, world ? world->host() : "");
     return code;
   }
   if (dynamic_cast<const xfer::dist::JobMismatch*>(&e) != nullptr) {
     if (world->rank() == 0) std::fprintf(stderr, "error: %s\n", e.what());
     return code;
   }
-  // An interruption reaches every rank at once (the launcher forwards the signal): rank 0 reports it, with what
-  // was kept, and ends the job. The others give it that time before they end the job themselves (in case the
-  // signal reached this rank alone).
-  if (dynamic_cast<const xfer::Interrupted*>(&e) != nullptr && world->rank() != 0)
-    std::this_thread::sleep_for(std::chrono::seconds(5));
-  std::fprintf(stderr, "error: rank %d on %s: %s\n", world->rank(), world->host().c_str(), e.what());
+  // A rank other than 0 gives rank 0 a moment to end the job itself: an interruption reaches every rank at once
+  // (the launcher forwards the signal) and rank 0 reports what was kept; a failure in the part queue was sent to
+  // rank 0, which shows it on the status page and names this rank. Only then does this rank end the job.
+  const bool interrupted = dynamic_cast<const xfer::Interrupted*>(&e) != nullptr;
+  if (world->rank() != 0 && !interrupted)
+    std::fprintf(stderr, "error: rank %d on %s: %s\n", world->rank(), world->host().c_str(), e.what());
   std::fflush(stderr);
-  xfer::job_events::failure(e.what(), world->rank(), world->host());
+  if (world->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(5));
+  if (world->rank() == 0 || interrupted)
+    std::fprintf(stderr, "error: rank %d on %s: %s\n", world->rank(), world->host().c_str(), e.what());
+  std::fflush(stderr);
   world->abort(code, e.what());
   return code;  // not reached: abort() ends every rank
 }

@@ -268,6 +268,12 @@ class Coordinator {
       report.current_part = -1;
       ++report.parts_done;
       assign(rank, 1);
+    } else if (type == "failed") {
+      report.state = "failed";
+      report.error = message.at("error").get<std::string>();
+      job_events::rank(report);
+      progress_->finish();
+      fail("rank {} on {} failed: {}", rank, report.host, report.error);
     } else if (type == "bye") {
       report.state = "done";
       ++byes_;
@@ -383,7 +389,14 @@ PartRunSummary run_parts(dist::Communicator& comm, const std::vector<data::Sampl
 
   if (comm.rank() != 0) {
     RemoteChannel channel(comm);
-    work(channel, comm.host(), samples, featurizer, options);
+    try {
+      work(channel, comm.host(), samples, featurizer, options);
+    } catch (const Interrupted&) {
+      throw;  // every rank got the signal; rank 0 reports it
+    } catch (const std::exception& e) {
+      channel.send({{"type", "failed"}, {"error", e.what()}});  // so rank 0 can name this rank and show why
+      throw;
+    }
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return summary;
   }

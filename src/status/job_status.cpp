@@ -98,6 +98,12 @@ void JobStatus::on_failure(const std::string& message, int rank, const std::stri
   std::lock_guard lock(mutex_);
   touch_locked();
   failure_ = Failure{message, host, rank};
+  // The rank that caused the failure shows it in its row, whatever it last reported.
+  auto it = ranks_.find(rank);
+  if (it != ranks_.end()) {
+    it->second.state = "failed";
+    if (it->second.error.empty()) it->second.error = message;
+  }
 }
 
 uint64_t JobStatus::version() const {
