@@ -1,5 +1,7 @@
 #include "status/status_server.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,7 +97,7 @@ StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::s
   impl.bind = bind;
   auto& server = impl.server;
   server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
-  server.set_keep_alive_max_count(100);
+  server.set_keep_alive_max_count(20);
   server.set_keep_alive_timeout(2);
   server.set_read_timeout(5);
   server.set_write_timeout(5);
@@ -163,7 +165,15 @@ StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::s
   impl.port = port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
   if (impl.port <= 0)
     fail("status page: cannot listen on {}:{} (address in use, or not an address of this machine)", bind, port);
-  impl.thread = std::thread([self] { self->server.listen_after_bind(); });
+  impl.thread = std::thread([self] {
+    // The server's threads (this one and the workers it starts, which inherit it) run at the lowest priority:
+    // when the job keeps every core busy, a flood of requests is answered out of nice 19's share of the CPU
+    // (about 1.5% beside a nice-0 thread), not the job's; when a core is idle, the flood gets that core.
+    // Linux applies nice per thread.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    pthread_setname_np(pthread_self(), "xfer-status");  // inherited by the workers: their CPU time can be measured
+    self->server.listen_after_bind();
+  });
 }
 
 StatusServer::~StatusServer() { stop(); }

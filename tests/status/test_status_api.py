@@ -228,7 +228,7 @@ with tempfile.TemporaryDirectory() as tmp:
     code, out, err = job.finish()
     check("the flooded job finishes with exit 0", code == 0, err[-300:])
     bad = [a for a in answers if a not in (200, 404)]
-    check("every request of the flood was answered (200 or 404)", len(answers) > 200 and not bad,
+    check("every request of the flood was answered (200 or 404)", len(answers) > 20 and not bad,
           f"{len(answers)} requests, unexpected: {bad[:5]}")
     check("the result survived the flood", status["result"] == json.loads(out))
     same = all(open(f"{tmp}/quiet/{f}", "rb").read() == open(f"{tmp}/flooded/{f}", "rb").read()
