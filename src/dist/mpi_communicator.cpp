@@ -242,7 +242,7 @@ MpiSession::MpiSession(int* argc, char*** argv, const LaunchEnvironment& launch)
     const std::string fix =
         launch.launcher == "srun"
             ? "srun must start the tasks with a PMI this OpenMPI speaks: srun --mpi=pmix (see `srun --mpi=list`)"
-            : "run the xfer of the MPI installation whose launcher you use (here: OpenMPI's mpirun)";
+            : "Run the xfer of the MPI installation whose launcher you use (here: OpenMPI's mpirun)";
     // Every task sees the same mismatch, so every task stops; MPI_Finalize of a world of 1 is safe.
     MPI_Finalize();
     usage_fail("{} started {} ranks, but MPI sees a world of {}: the ranks cannot find each other. {}",
