@@ -12,6 +12,7 @@ void add_evaluate_command(CLI::App& app);    // evaluate
 void add_predict_command(CLI::App& app);     // predict
 void add_status_command(CLI::App& app);      // status URL [--json] [--watch]
 void add_model_commands(CLI::App& app);      // model info | run | bench
-void add_cluster_commands(CLI::App& app);    // cluster init | doctor | broadcast | push | render | check | reset-*
+void add_cluster_commands(CLI::App& app);
+void add_submit_command(CLI::App& app);      // submit    // cluster init | doctor | broadcast | push | render | check | reset-*
 
 }  // namespace xfer::cli

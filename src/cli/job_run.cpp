@@ -9,21 +9,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cluster/ssh.h"
 #include "status/job_status.h"
 #include "status/status_server.h"
 #include "util/job_events.h"
 
 namespace xfer::cli {
 namespace {
-
-std::string shell_word(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+@%") ==
-                           std::string::npos)
-    return word;
-  std::string quoted = "'";
-  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 // Subscribed for the job's lifetime, whatever way it ends.
 class Subscription {
@@ -56,7 +48,7 @@ nlohmann::json describe_command(const CLI::App& command) {
       const bool flag = option->get_expected_max() == 0;  // a flag's result is its value ("true"), not a word typed
       for (const auto& value : results) {
         if (!positional) line += " " + name;
-        if (!flag) line += " " + shell_word(value);
+        if (!flag) line += " " + cluster::shell_word(value);
       }
     } else if (!option->get_default_str().empty()) {
       settings[key] = option->get_default_str();

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   xfer::cli::add_status_command(app);
   xfer::cli::add_model_commands(app);
   xfer::cli::add_cluster_commands(app);
+  xfer::cli::add_submit_command(app);
 
   try {
     app.parse(argc, argv);

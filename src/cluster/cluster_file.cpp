@@ -139,7 +139,7 @@ ClusterFile parse_cluster_text(std::string_view text, const std::filesystem::pat
   Reader r(path);
   ClusterFile cf;
   cf.path = path;
-  r.only_keys(root, "", {"ssh", "host", "hadoop", "spark", "slurm", "push"});
+  r.only_keys(root, "", {"ssh", "host", "hadoop", "spark", "slurm", "mpi", "push"});
 
   if (const auto* t = r.section(root, "ssh")) {
     r.only_keys(*t, "ssh", {"user", "port", "identity", "known_hosts", "connect_timeout_s"});
@@ -181,6 +181,16 @@ ClusterFile parse_cluster_text(std::string_view text, const std::filesystem::pat
     r.get(*t, "slurm", "restart_slurmd", s.restart_slurmd);
     if (s.restart_slurmctld.empty() || s.restart_slurmd.empty())
       r.bad(t->source(), "slurm.restart_*", "an empty command", "give the command as a list, e.g. [\"systemctl\", \"restart\", \"slurmd\"]");
+  }
+  if (const auto* t = r.section(root, "mpi")) {
+    r.only_keys(*t, "mpi", {"xfer", "mpirun_args", "srun_args", "memory_per_rank_mb"});
+    r.get(*t, "mpi", "xfer", cf.mpi.xfer);
+    r.get(*t, "mpi", "mpirun_args", cf.mpi.mpirun_args);
+    r.get(*t, "mpi", "srun_args", cf.mpi.srun_args);
+    r.get(*t, "mpi", "memory_per_rank_mb", cf.mpi.memory_per_rank_mb, 1L, 1L << 30);
+    if (!cf.mpi.xfer.empty() && cf.mpi.xfer.front() != '/')
+      r.bad(t->get("xfer")->source(), "mpi.xfer", fmt::format("\"{}\" is not an absolute path", cf.mpi.xfer),
+            "give the absolute path of the xfer binary on the hosts, e.g. \"/usr/local/bin/xfer\"");
   }
   if (const auto* t = r.section(root, "push")) {
     r.only_keys(*t, "push", {"common_files"});
@@ -282,6 +292,11 @@ cluster_name = "xfer"
 # log_dir = "/var/log/slurm"
 # restart_slurmctld = ["systemctl", "restart", "slurmctld"]
 # restart_slurmd = ["systemctl", "restart", "slurmd"]
+
+[mpi]                      # used by `xfer submit`
+# xfer = "/usr/local/bin/xfer"          # the binary on every host (default: the submitting xfer's own path)
+# mpirun_args = ["--mca", "btl_tcp_if_include", "eth0"]
+# memory_per_rank_mb = 4096             # what each rank may need; `submit` checks it fits
 
 [push]
 common_files = ["/opt/hadoop/etc/hadoop/core-site.xml"]   # what `xfer cluster push` copies by default

@@ -59,6 +59,14 @@ struct SlurmSettings {
   std::vector<std::string> restart_slurmd = {"systemctl", "restart", "slurmd"};
 };
 
+// How `xfer submit` launches MPI jobs on the hosts.
+struct MpiSettings {
+  std::string xfer;                      // the xfer binary on every host; empty: this xfer's own absolute path
+  std::vector<std::string> mpirun_args;  // extra mpirun arguments (e.g. ["--mca", "btl_tcp_if_include", "eth0"])
+  std::vector<std::string> srun_args;    // extra srun arguments (e.g. ["--partition", "gpu"])
+  long memory_per_rank_mb = 4096;        // what `submit` checks each rank needs
+};
+
 struct ClusterFile {
   std::filesystem::path path;
   SshSettings ssh;
@@ -66,6 +74,7 @@ struct ClusterFile {
   HadoopSettings hadoop;
   SparkSettings spark;
   SlurmSettings slurm;
+  MpiSettings mpi;
   std::vector<std::string> common_files;  // [push] common_files
 
   std::string conf_dir() const;  // hadoop.conf_dir or <home>/etc/hadoop

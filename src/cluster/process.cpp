@@ -168,3 +168,42 @@ void run_parallel(size_t count, int parallel, const std::function<void(size_t)>&
 }
 
 }  // namespace xfer::cluster
+
+namespace xfer::cluster {
+namespace {
+std::atomic<pid_t> g_foreground_child{0};
+
+extern "C" void forward_to_child(int signal_number) {
+  const pid_t child = g_foreground_child.load();
+  if (child > 0) kill(child, signal_number);
+}
+}  // namespace
+
+int run_foreground(const std::vector<std::string>& argv) {
+  if (argv.empty()) fail("run: no program");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // The child shares our terminal and process group, so Ctrl-C reaches it as it reaches us; a SIGTERM sent to us
+  // alone is passed on. Either way we wait for it to end: it decides how to stop its ranks.
+  struct sigaction forward {}, old_int {}, old_term {};
+  forward.sa_handler = forward_to_child;
+  sigemptyset(&forward.sa_mask);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  if (rc != 0) fail("{}: cannot start it: {}", argv[0], std::strerror(rc));
+  g_foreground_child = pid;
+  sigaction(SIGINT, &forward, &old_int);
+  sigaction(SIGTERM, &forward, &old_term);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  g_foreground_child = 0;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace xfer::cluster

@@ -23,6 +23,10 @@ struct ProcessOptions {
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// Runs a program in the foreground: its stdin, stdout and stderr are ours, Ctrl-C reaches it, SIGTERM sent to us
+// is passed on, and we wait for it. Returns its exit code (128 + N when a signal N ended it).
+int run_foreground(const std::vector<std::string>& argv);
+
 // Runs task(i) for i in [0, count) on at most `parallel` threads at once.
 void run_parallel(size_t count, int parallel, const std::function<void(size_t)>& task);
 

@@ -18,6 +18,13 @@ std::string shell_quote(std::string_view word) {
   return quoted;
 }
 
+std::string shell_word(std::string_view word) {
+  constexpr std::string_view kSafe =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+@%";
+  if (!word.empty() && word.find_first_not_of(kSafe) == std::string_view::npos) return std::string(word);
+  return shell_quote(word);
+}
+
 std::string shell_join(const std::vector<std::string>& words) {
   std::string joined;
   for (const auto& w : words) {
@@ -27,9 +34,7 @@ std::string shell_join(const std::vector<std::string>& words) {
   return joined;
 }
 
-namespace {
-
-std::vector<std::string> ssh_words(const Host& host, bool expand_home) {
+std::vector<std::string> ssh_client_words(const Host& host, bool expand_home) {
   auto expand = [&](const std::string& path) {
     if (!expand_home || path.rfind("~/", 0) != 0) return path;
     const char* home = std::getenv("HOME");
@@ -53,6 +58,13 @@ std::vector<std::string> ssh_words(const Host& host, bool expand_home) {
     words.insert(words.end(), {"-o", "IdentitiesOnly=yes", "-i", expand(s.identity)});
   }
   if (!s.user.empty()) words.insert(words.end(), {"-l", s.user});
+  return words;
+}
+
+namespace {
+
+std::vector<std::string> ssh_words(const Host& host, bool expand_home) {
+  auto words = ssh_client_words(host, expand_home);
   words.push_back("--");
   words.push_back(host.address);
   return words;

@@ -13,8 +13,14 @@ namespace xfer::cluster {
 
 // 'word' with each ' written as '\'' : the POSIX shell reads it back as exactly `word` (also when empty).
 std::string shell_quote(std::string_view word);
+// The word as a POSIX shell reads it, quoted only when it has to be (for command lines shown to people).
+std::string shell_word(std::string_view word);
 // The words quoted and joined with spaces: one string for ssh's remote command.
 std::string shell_join(const std::vector<std::string>& words);
+
+// The ssh client and its options for this host (BatchMode, time-out, strict host keys, port, identity, user),
+// without the host: what a launcher such as mpirun appends the host and its command to.
+std::vector<std::string> ssh_client_words(const Host& host, bool expand_home = true);
 
 // ssh's argument vector for running `remote_command` (already a shell string) on `host`.
 std::vector<std::string> ssh_argv(const Host& host, const std::string& remote_command);
