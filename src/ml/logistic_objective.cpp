@@ -47,6 +47,22 @@ void LogisticObjective::unpack(const double* theta, Eigen::MatrixXd& coefficient
   intercepts = Eigen::VectorXd::Zero(n_outputs_);
   if (p_.fit_intercept)
     for (int k = 0; k < n_outputs_; ++k) intercepts[k] = theta[n_outputs_ * d + k];
+  if (centred()) intercepts -= coefficients * p_.mean;
+}
+
+void LogisticObjective::pack(const Eigen::MatrixXd& coefficients, const Eigen::VectorXd& intercepts,
+                             double* theta) const {
+  const int64_t d = p_.d;
+  for (int k = 0; k < n_outputs_; ++k)
+    for (int64_t j = 0; j < d; ++j) theta[k * d + j] = p_.scale[j] != 0.0 ? coefficients(k, j) / p_.scale[j] : 0.0;
+  if (!p_.fit_intercept) return;
+  // The coefficients as theta maps them back (constant features dropped), so unpack(pack(m)) == m's margins.
+  Eigen::MatrixXd kept(n_outputs_, d);
+  for (int k = 0; k < n_outputs_; ++k)
+    for (int64_t j = 0; j < d; ++j) kept(k, j) = theta[k * d + j] * p_.scale[j];
+  Eigen::VectorXd b = intercepts;
+  if (centred()) b += kept * p_.mean;
+  for (int k = 0; k < n_outputs_; ++k) theta[n_outputs_ * d + k] = b[k];
 }
 
 // Fills slot_loss_, slot_gradient_, slot_intercept_ with the data term of the local rows; T is the scalar type of
@@ -156,14 +172,18 @@ double LogisticObjective::evaluate_with_gradient(const double* theta, double* gr
   }
   if (p_.allreduce_sum) p_.allreduce_sum(sums, n_sums);
 
-  // Divide by the total weight, map the coefficient gradient into theta space and add the L2 term.
+  // Divide by the total weight, map the coefficient gradient into theta space (centred: minus the intercept
+  // gradient times the mean) and add the L2 term.
   const double inv_w = 1.0 / p_.total_weight;
   double value = sums[0] * inv_w;
+  const bool centre = centred();
   for (int k = 0; k < K; ++k) {
+    const double intercept_sum = centre ? sums[1 + n_coef + k] : 0.0;
     for (int64_t j = 0; j < d; ++j) {
       const size_t i = static_cast<size_t>(k * d + j);
       const double t = theta[i];
-      gradient[i] = sums[1 + i] * inv_w * p_.scale[j] + p_.l2[j] * t;
+      const double data = centre ? sums[1 + i] - intercept_sum * p_.mean[j] : sums[1 + i];
+      gradient[i] = data * inv_w * p_.scale[j] + p_.l2[j] * t;
       value += 0.5 * p_.l2[j] * t * t;
     }
   }

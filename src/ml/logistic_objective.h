@@ -7,6 +7,13 @@
 // scale maps the optimisation space (the standardised space, 1 / sigma_j) to the original feature space, so that
 // L-BFGS works on a well-conditioned problem as in MLlib.
 //
+// Virtual centring (MLlib's fitWithMean, Spark 3.1+): with an intercept and `mean` given, the optimiser's
+// intercepts are those of the centred features, b_c,k = b_k + sum_j beta_kj * mean_j. It is the same objective
+// and minimiser (the penalty never touches the intercepts), but without it the uncentred features (CNN
+// activations are all positive, far from 0) couple the intercepts to every coefficient and L-BFGS needs several
+// times the iterations. The data are not touched: the margins use b_k = b_c,k - beta_k . mean, and the coefficient
+// gradient loses (sum_i g_ik) * mean_j.
+//
 // value = (1 / W) * sum_i w_i * logloss_i + 0.5 * sum_{k,j} l2[j] * theta[k * d + j]^2, W = sum_i w_i over ALL
 // ranks. Per evaluation the partial sums [loss, gradient...] of the local rows go through allreduce_sum (when set)
 // before the division by W, so the optimiser never knows about ranks.
@@ -46,6 +53,7 @@ class LogisticObjective {
     bool fit_intercept = true;
     Eigen::VectorXd scale;                // d: theta -> original coefficient multiplier (0 for constant features)
     Eigen::VectorXd l2;                   // d: per-coordinate L2 factor (reg * (1 - a) * penalty weight)
+    Eigen::VectorXd mean;                 // d: the weighted feature means (all ranks) to centre by; empty: no centring
     std::function<void(double*, size_t)> allreduce_sum;
   };
 
@@ -59,6 +67,9 @@ class LogisticObjective {
   bool float32_products() const { return float32_products_; }
   // The original-space coefficients (n_outputs x d) and intercepts of theta.
   void unpack(const double* theta, Eigen::MatrixXd& coefficients, Eigen::VectorXd& intercepts) const;
+  // The inverse: theta from an original-space model (coefficients of constant features are dropped).
+  void pack(const Eigen::MatrixXd& coefficients, const Eigen::VectorXd& intercepts, double* theta) const;
+  bool centred() const { return p_.fit_intercept && p_.mean.size() == p_.d; }
 
  private:
   Problem p_;

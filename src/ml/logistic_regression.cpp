@@ -1,6 +1,5 @@
 #include "ml/logistic_regression.h"
 
-#include <cblas.h>
 #include <lbfgs.h>
 #include <omp.h>
 
@@ -8,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ml/blas_threads.h"
 #include "ml/logistic_objective.h"
 #include "util/error.h"
 #include "util/job_events.h"
@@ -23,7 +23,7 @@ using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::
 constexpr int kSlots = LogisticObjective::kSlots;
 constexpr int64_t kBlockRows = LogisticObjective::kBlockRows;
 
-void validate(const float* x, int64_t n, int64_t d, const std::vector<int>& labels, int n_classes,
+void validate(const float* x, int64_t n, int64_t d, std::span<const int> labels, int n_classes,
               const LogisticRegressionOptions& o) {
   if (!(o.reg >= 0.0) || !std::isfinite(o.reg)) usage_fail("logistic regression: reg must be >= 0 (got {})", o.reg);
   if (!(o.elastic_net >= 0.0 && o.elastic_net <= 1.0))
@@ -85,31 +85,19 @@ struct OptimiserState {
   Progress* progress;
   bool first_evaluation = true;
   int iteration_offset = 0;  // iterations of the earlier phases
+  double start_l1 = 0.0;     // the L1 term at the start point (non-zero only for a warm start)
 };
 
 // The float32 phase stops at this relative objective decrease (its products are good to ~1e-7 relative).
 constexpr double kFloat32PhaseTol = 1e-6;
-
-// Eigen hands its GEMMs to OpenBLAS (EIGEN_USE_BLAS, runtime-dispatched kernels); our own OpenMP loop over row
-// blocks is the parallel level, so OpenBLAS runs single-threaded while we train (process-wide, restored after).
-class ScopedSingleThreadedBlas {
- public:
-  ScopedSingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-  ~ScopedSingleThreadedBlas() { openblas_set_num_threads(previous_); }
-  ScopedSingleThreadedBlas(const ScopedSingleThreadedBlas&) = delete;
-  ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) = delete;
-
- private:
-  int previous_;
-};
 
 lbfgsfloatval_t evaluate(void* instance, const lbfgsfloatval_t* x, lbfgsfloatval_t* g, const int /*n*/,
                          const lbfgsfloatval_t /*step*/) {
   auto* state = static_cast<OptimiserState*>(instance);
   const double value = state->objective->evaluate_with_gradient(x, g);
   if (state->first_evaluation) {
-    // The start has zero coefficients, so its L1 term is zero: this is the full objective.
-    state->summary->objective_history.push_back(value);
+    // liblbfgs's evaluations leave out the L1 term; add it so the history holds the full objective.
+    state->summary->objective_history.push_back(value + state->start_l1);
     state->first_evaluation = false;
   }
   return value;
@@ -147,87 +135,58 @@ std::string describe(int code) {
 
 }  // namespace
 
-LogisticRegressionModel train_logistic_regression(const float* x, int64_t n, int64_t d,
-                                                  const std::vector<int>& labels, int n_classes,
-                                                  const LogisticRegressionOptions& options, Progress* progress_bar,
-                                                  const std::function<void(double*, size_t)>& allreduce_sum) {
-  validate(x, n, d, labels, n_classes, options);
-  const bool multinomial = options.family == "multinomial" || (options.family == "auto" && n_classes > 2);
+struct LogisticRegressionTrainer::State {
+  const float* x = nullptr;
+  int64_t n = 0, d = 0;
+  std::span<const int> labels;
+  int n_classes = 0;
+  LogisticRegressionOptions options;
+  std::function<void(double*, size_t)> allreduce_sum;
+  bool multinomial = false;
+  std::vector<double> class_weight;     // per class (sklearn's 'balanced' or 1)
+  std::vector<double> weighted_counts;  // per class, over all ranks
+  double total_weight = 0.0;
+  Eigen::VectorXd sigma;                // MLlib's feature standard deviations, over all ranks
+  Eigen::VectorXd mean;                 // the weighted feature means, over all ranks (virtual centring)
 
-  // Class counts over all ranks, then the class weights (sklearn's 'balanced': n / (K * count_k)).
-  std::vector<double> counts(static_cast<size_t>(n_classes), 0.0);
-  for (int64_t i = 0; i < n; ++i) counts[labels[i]] += 1.0;
-  if (allreduce_sum) allreduce_sum(counts.data(), counts.size());
-  double total_rows = 0.0;
-  for (double c : counts) total_rows += c;
-  std::vector<double> class_weight(counts.size(), 1.0);
-  if (options.balanced_class_weight)
-    for (size_t k = 0; k < counts.size(); ++k)
-      class_weight[k] = counts[k] > 0 ? total_rows / (static_cast<double>(n_classes) * counts[k]) : 0.0;
-  std::vector<double> weighted_counts(counts.size());
-  for (size_t k = 0; k < counts.size(); ++k) weighted_counts[k] = counts[k] * class_weight[k];
-  double total_weight = 0.0, total_weight_sq = 0.0;
-  for (size_t k = 0; k < counts.size(); ++k) {
-    total_weight += weighted_counts[k];
-    total_weight_sq += counts[k] * class_weight[k] * class_weight[k];
-  }
-  std::vector<double> row_weight(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) row_weight[i] = class_weight[labels[i]];
-
-  // MLlib's feature standard deviation: the weighted unbiased variance sum w (x - mean)^2 / (W - sum w^2 / W),
-  // computed in two passes (mean, then squared deviations) for accuracy.
-  Eigen::VectorXd mean = weighted_column_sums(x, n, d, row_weight, [](int64_t, double v) { return v; });
-  if (allreduce_sum) allreduce_sum(mean.data(), static_cast<size_t>(d));
-  mean /= total_weight;
-  Eigen::VectorXd m2 = weighted_column_sums(x, n, d, row_weight, [&mean](int64_t j, double v) {
-    const double c = v - mean[j];
-    return c * c;
-  });
-  if (allreduce_sum) allreduce_sum(m2.data(), static_cast<size_t>(d));
-  const double denominator = total_weight - total_weight_sq / total_weight;
-  Eigen::VectorXd sigma(d);
-  for (int64_t j = 0; j < d; ++j) sigma[j] = denominator > 0 ? std::sqrt(std::max(0.0, m2[j] / denominator)) : 0.0;
-
-  // The optimisation space: theta_kj = beta_kj * sigma_j (the standardised space) except for L1 without
+  // The optimisation space of a fit: theta_kj = beta_kj * sigma_j (the standardised space) except for L1 without
   // standardisation, where OWL-QN's single constant needs the penalty on the original coefficients themselves.
-  const double l1 = options.reg * options.elastic_net;
-  const double l2 = options.reg * (1.0 - options.elastic_net);
-  LogisticObjective::Problem problem;
-  problem.x = x;
-  problem.n = n;
-  problem.d = d;
-  problem.labels = labels.data();
-  problem.class_weight = class_weight;
-  problem.total_weight = total_weight;
-  problem.binomial = !multinomial;
-  problem.n_classes = n_classes;
-  problem.fit_intercept = options.fit_intercept;
-  problem.scale.resize(d);
-  problem.l2.resize(d);
-  for (int64_t j = 0; j < d; ++j) {
-    const bool constant = !(sigma[j] > 0.0);
-    if (options.standardize || l1 == 0.0) {
-      problem.scale[j] = constant ? 0.0 : 1.0 / sigma[j];
-      problem.l2[j] = constant ? 0.0 : (options.standardize ? l2 : l2 / (sigma[j] * sigma[j]));
-    } else {
-      problem.scale[j] = constant ? 0.0 : 1.0;
-      problem.l2[j] = constant ? 0.0 : l2;
+  LogisticObjective::Problem problem(double reg, double elastic_net) const {
+    const double l1 = reg * elastic_net;
+    const double l2 = reg * (1.0 - elastic_net);
+    LogisticObjective::Problem p;
+    p.x = x;
+    p.n = n;
+    p.d = d;
+    p.labels = labels.data();
+    p.class_weight = class_weight;
+    p.total_weight = total_weight;
+    p.binomial = !multinomial;
+    p.n_classes = n_classes;
+    p.fit_intercept = options.fit_intercept;
+    p.scale.resize(d);
+    p.l2.resize(d);
+    for (int64_t j = 0; j < d; ++j) {
+      const bool constant = !(sigma[j] > 0.0);
+      if (options.standardize || l1 == 0.0) {
+        p.scale[j] = constant ? 0.0 : 1.0 / sigma[j];
+        p.l2[j] = constant ? 0.0 : (options.standardize ? l2 : l2 / (sigma[j] * sigma[j]));
+      } else {
+        p.scale[j] = constant ? 0.0 : 1.0;
+        p.l2[j] = constant ? 0.0 : l2;
+      }
     }
+    p.allreduce_sum = allreduce_sum;
+    if (options.fit_intercept) p.mean = mean;  // virtual centring, as MLlib's fitWithMean
+    return p;
   }
-  problem.allreduce_sum = allreduce_sum;
-  LogisticObjective objective(std::move(problem));
-  const int K = objective.n_outputs();
-  const size_t n_coef = static_cast<size_t>(K) * static_cast<size_t>(d);
-  const size_t n_params = objective.n_parameters();
 
   // MLlib's start: zero coefficients, intercepts from the (weighted) class frequencies.
-  lbfgsfloatval_t* theta = lbfgs_malloc(static_cast<int>(n_params));
-  if (theta == nullptr) fail("logistic regression: cannot allocate {} parameters", n_params);
-  std::fill(theta, theta + n_params, 0.0);
-  if (options.fit_intercept) {
+  void cold_start(double* theta, size_t n_coef, size_t n_params) const {
+    std::fill(theta, theta + n_params, 0.0);
+    if (!options.fit_intercept) return;
     if (!multinomial) {
-      if (weighted_counts[0] > 0 && weighted_counts[1] > 0)
-        theta[n_coef] = std::log(weighted_counts[1] / weighted_counts[0]);
+      if (weighted_counts[0] > 0 && weighted_counts[1] > 0) theta[n_coef] = std::log(weighted_counts[1] / weighted_counts[0]);
     } else {
       double mean_log = 0.0;
       for (double c : weighted_counts) mean_log += std::log1p(c);
@@ -235,21 +194,144 @@ LogisticRegressionModel train_logistic_regression(const float* x, int64_t n, int
       for (int k = 0; k < n_classes; ++k) theta[n_coef + k] = std::log1p(weighted_counts[k]) - mean_log;
     }
   }
+};
+
+LogisticRegressionTrainer::LogisticRegressionTrainer(const float* x, int64_t n, int64_t d, std::span<const int> labels,
+                                                     int n_classes, const LogisticRegressionOptions& options,
+                                                     std::function<void(double*, size_t)> allreduce_sum)
+    : state_(std::make_unique<State>()) {
+  validate(x, n, d, labels, n_classes, options);
+  State& s = *state_;
+  s.x = x;
+  s.n = n;
+  s.d = d;
+  s.labels = labels;
+  s.n_classes = n_classes;
+  s.options = options;
+  s.allreduce_sum = std::move(allreduce_sum);
+  s.multinomial = options.family == "multinomial" || (options.family == "auto" && n_classes > 2);
+
+  // Class counts over all ranks, then the class weights (sklearn's 'balanced': n / (K * count_k)).
+  std::vector<double> counts(static_cast<size_t>(n_classes), 0.0);
+  for (int64_t i = 0; i < n; ++i) counts[labels[i]] += 1.0;
+  if (s.allreduce_sum) s.allreduce_sum(counts.data(), counts.size());
+  double total_rows = 0.0;
+  for (double c : counts) total_rows += c;
+  s.class_weight.assign(counts.size(), 1.0);
+  if (options.balanced_class_weight)
+    for (size_t k = 0; k < counts.size(); ++k)
+      s.class_weight[k] = counts[k] > 0 ? total_rows / (static_cast<double>(n_classes) * counts[k]) : 0.0;
+  s.weighted_counts.resize(counts.size());
+  for (size_t k = 0; k < counts.size(); ++k) s.weighted_counts[k] = counts[k] * s.class_weight[k];
+  double total_weight_sq = 0.0;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    s.total_weight += s.weighted_counts[k];
+    total_weight_sq += counts[k] * s.class_weight[k] * s.class_weight[k];
+  }
+  std::vector<double> row_weight(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) row_weight[i] = s.class_weight[labels[i]];
+
+  // MLlib's feature standard deviation: the weighted unbiased variance sum w (x - mean)^2 / (W - sum w^2 / W),
+  // computed in two passes (mean, then squared deviations) for accuracy.
+  Eigen::VectorXd& mean = s.mean;
+  mean = weighted_column_sums(x, n, d, row_weight, [](int64_t, double v) { return v; });
+  if (s.allreduce_sum) s.allreduce_sum(mean.data(), static_cast<size_t>(d));
+  mean /= s.total_weight;
+  Eigen::VectorXd m2 = weighted_column_sums(x, n, d, row_weight, [&mean](int64_t j, double v) {
+    const double c = v - mean[j];
+    return c * c;
+  });
+  if (s.allreduce_sum) s.allreduce_sum(m2.data(), static_cast<size_t>(d));
+  const double denominator = s.total_weight - total_weight_sq / s.total_weight;
+  s.sigma.resize(d);
+  for (int64_t j = 0; j < d; ++j) s.sigma[j] = denominator > 0 ? std::sqrt(std::max(0.0, m2[j] / denominator)) : 0.0;
+}
+
+LogisticRegressionTrainer::~LogisticRegressionTrainer() = default;
+
+int64_t LogisticRegressionTrainer::rows() const { return state_->n; }
+bool LogisticRegressionTrainer::multinomial() const { return state_->multinomial; }
+
+double LogisticRegressionTrainer::null_gradient_max(double elastic_net) {
+  const State& s = *state_;
+  if (!(elastic_net >= 0.0 && elastic_net <= 1.0))
+    usage_fail("logistic regression: elastic_net must be in [0, 1] (got {})", elastic_net);
+  // Any positive reg selects the space of this L1 share; the L2 factors are zeroed so only the data term is left.
+  auto problem = s.problem(1.0, elastic_net);
+  problem.l2.setZero();
+  LogisticObjective objective(std::move(problem));
+  const size_t n_coef = static_cast<size_t>(objective.n_outputs()) * static_cast<size_t>(s.d);
+  std::vector<double> theta(objective.n_parameters(), 0.0), gradient(objective.n_parameters());
+  // At the intercept-only optimum (intercepts at the log class frequencies, where the intercept gradient is 0 and
+  // the data term cannot fall without a coefficient), not MLlib's multinomial start (log1p of the counts).
+  if (s.options.fit_intercept) {
+    double smallest = INFINITY;
+    for (double c : s.weighted_counts)
+      if (c > 0) smallest = std::min(smallest, c);
+    auto log_count = [&](double c) { return c > 0 ? std::log(c) : std::log(smallest) - 50.0; };  // absent: p ~ 0
+    if (!s.multinomial) theta[n_coef] = log_count(s.weighted_counts[1]) - log_count(s.weighted_counts[0]);
+    else
+      for (int k = 0; k < s.n_classes; ++k) theta[n_coef + k] = log_count(s.weighted_counts[k]);
+  }
+  const ScopedSingleThreadedBlas single_threaded_blas;
+  objective.evaluate_with_gradient(theta.data(), gradient.data());
+  double largest = 0.0;
+  for (size_t i = 0; i < n_coef; ++i) largest = std::max(largest, std::abs(gradient[i]));
+  return largest;
+}
+
+LogisticRegressionModel LogisticRegressionTrainer::fit(double reg, double elastic_net,
+                                                       const LogisticRegressionModel* warm_start, Progress* progress_bar,
+                                                       double tol_override) {
+  const State& s = *state_;
+  if (!(reg >= 0.0) || !std::isfinite(reg)) usage_fail("logistic regression: reg must be >= 0 (got {})", reg);
+  if (!(elastic_net >= 0.0 && elastic_net <= 1.0))
+    usage_fail("logistic regression: elastic_net must be in [0, 1] (got {})", elastic_net);
+  const int64_t d = s.d;
+  const double l1 = reg * elastic_net;
+  LogisticObjective objective(s.problem(reg, elastic_net));
+  const int K = objective.n_outputs();
+  const size_t n_coef = static_cast<size_t>(K) * static_cast<size_t>(d);
+  const size_t n_params = objective.n_parameters();
+
+  lbfgsfloatval_t* theta = lbfgs_malloc(static_cast<int>(n_params));
+  if (theta == nullptr) fail("logistic regression: cannot allocate {} parameters", n_params);
+  s.cold_start(theta, n_coef, n_params);
+  double start_l1 = 0.0;  // the L1 term at the start, which liblbfgs leaves out of its first evaluation
+  if (warm_start != nullptr) {
+    if (warm_start->multinomial != s.multinomial || warm_start->n_features != d ||
+        warm_start->coefficients.rows() != K || warm_start->intercepts.size() != K) {
+      lbfgs_free(theta);
+      fail("logistic regression: the warm start model does not have this problem's shape");
+    }
+    objective.pack(warm_start->coefficients, warm_start->intercepts, theta);
+    for (size_t i = 0; i < n_coef; ++i) start_l1 += l1 * std::abs(theta[i]);
+  }
 
   LogisticRegressionModel model;
-  model.n_classes = n_classes;
+  model.n_classes = s.n_classes;
   model.n_features = d;
-  model.multinomial = multinomial;
+  model.multinomial = s.multinomial;
+  LogisticRegressionOptions options = s.options;
+  options.reg = reg;
+  options.elastic_net = elastic_net;
+  if (tol_override > 0.0) {
+    if (!std::isfinite(tol_override)) usage_fail("logistic regression: tol must be > 0 (got {})", tol_override);
+    options.tol = tol_override;
+  }
 
   // Two phases on one L-BFGS problem: float32 block products while the objective still falls by more than
   // their ~1e-7 relative noise can follow (the bulk of the iterations, at about half the cost), then float64
   // products from that point to the requested tol with the iterations left. Both phases are deterministic.
   OptimiserState state{&objective, options, &model.summary, progress_bar};
+  state.start_l1 = start_l1;
   int code = LBFGS_SUCCESS;
   const ScopedSingleThreadedBlas single_threaded_blas;  // our OpenMP loop is the parallel level
   for (const bool float32 : {true, false}) {
     const int iterations_left = options.max_iter - model.summary.iterations;
     if (iterations_left <= 0) break;
+    // A tolerance the float32 products can meet needs no float64 finish (it would only restart L-BFGS's memory).
+    if (!float32 && options.tol > kFloat32PhaseTol && code >= 0) break;
     const double tol = float32 ? std::max(options.tol, kFloat32PhaseTol) : options.tol;
     lbfgs_parameter_t param;
     lbfgs_parameter_init(&param);
@@ -285,14 +367,22 @@ LogisticRegressionModel train_logistic_regression(const float* x, int64_t n, int
   lbfgs_free(theta);
   if (progress_bar) progress_bar->finish();
 
-  if (multinomial) {
+  if (s.multinomial) {
     // Over-parameterised softmax: intercepts centred to sum 0 (never penalised, so free to shift); without
     // regularisation the coefficients are not identifiable either and are centred per feature, as MLlib does.
     if (options.fit_intercept) model.intercepts.array() -= model.intercepts.mean();
-    if (options.reg == 0.0)
+    if (reg == 0.0)
       for (int64_t j = 0; j < d; ++j) model.coefficients.col(j).array() -= model.coefficients.col(j).mean();
   }
   return model;
+}
+
+LogisticRegressionModel train_logistic_regression(const float* x, int64_t n, int64_t d,
+                                                  const std::vector<int>& labels, int n_classes,
+                                                  const LogisticRegressionOptions& options, Progress* progress_bar,
+                                                  const std::function<void(double*, size_t)>& allreduce_sum) {
+  LogisticRegressionTrainer trainer(x, n, d, labels, n_classes, options, allreduce_sum);
+  return trainer.fit(options.reg, options.elastic_net, nullptr, progress_bar);
 }
 
 void LogisticRegressionModel::predict_proba(const float* x, int64_t n, double* probs) const {

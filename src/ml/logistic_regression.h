@@ -18,7 +18,8 @@
 // to sum 0, and with reg == 0 the coefficients of each feature are centred over the classes too (MLlib's choice
 // for identifiability). family "auto": binomial for 2 classes, multinomial otherwise.
 //
-// Optimiser: liblbfgs. L-BFGS (More-Thuente line search, m = 10) when reg * a == 0; OWL-QN (backtracking line
+// Optimiser: liblbfgs, on the standardised coefficients and (with an intercept) virtually centred features, as
+// Spark 3.1+'s fitWithMean: the same objective and minimiser, better conditioned (logistic_objective.h). L-BFGS (More-Thuente line search, m = 10) when reg * a == 0; OWL-QN (backtracking line
 // search, orthantwise_c = reg * a over the coefficients, intercepts excluded) when reg * a > 0. tol is used as
 // liblbfgs's relative objective-decrease criterion over 3 iterations (delta, past = 3) and its gradient criterion (epsilon).
 //
@@ -39,6 +40,8 @@
 // are combined, so each rank passes its own rows and an MPI sum makes all ranks take identical steps.
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +88,41 @@ struct LogisticRegressionModel {
   // Exact round trip: doubles are written with round-trip precision.
   nlohmann::json to_json() const;
   static LogisticRegressionModel from_json(const nlohmann::json& json);  // Error on a malformed model
+};
+
+// One prepared training set for several fits at different penalties (a regularisation path, cross-validation
+// folds): what every fit shares — the validated data, class weights and MLlib's feature standard deviations — is
+// computed once (through allreduce_sum when given), and each fit may start from an earlier model (a warm start,
+// as glmnet and sklearn's LogisticRegressionCV walk the path of decreasing penalty) instead of MLlib's start.
+// x and labels are borrowed: they must outlive the trainer. fit() results do not depend on the thread count.
+class LogisticRegressionTrainer {
+ public:
+  // options.reg and options.elastic_net are only validated here; each fit names its own.
+  LogisticRegressionTrainer(const float* x, int64_t n, int64_t d, std::span<const int> labels, int n_classes,
+                            const LogisticRegressionOptions& options,
+                            std::function<void(double*, size_t)> allreduce_sum = {});
+  ~LogisticRegressionTrainer();
+  LogisticRegressionTrainer(const LogisticRegressionTrainer&) = delete;
+  LogisticRegressionTrainer& operator=(const LogisticRegressionTrainer&) = delete;
+
+  // warm_start: a model of the same shape (e.g. the fit at the previous, larger reg); converges to the same
+  // optimum as a cold start, to tol. tol > 0 replaces the options' tol for this fit (cross-validation's fits need
+  // less precision than the final model); a tol above the float32 phase's 1e-6 ends the fit in that phase.
+  LogisticRegressionModel fit(double reg, double elastic_net, const LogisticRegressionModel* warm_start = nullptr,
+                              Progress* progress = nullptr, double tol = 0.0);
+
+  // The largest |gradient| of the data term over the coefficients at the intercept-only optimum (zero
+  // coefficients, intercepts at the log class frequencies), in the space the penalty of elastic_net applies to:
+  // with an L1 share a > 0 every coefficient stays 0 for reg * a >= this value (glmnet's lambda_max). Goes through
+  // allreduce_sum when given.
+  double null_gradient_max(double elastic_net);
+
+  int64_t rows() const;  // local rows
+  bool multinomial() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // Throws UsageError for bad options (reg < 0, elastic_net outside [0,1], max_iter <= 0, tol <= 0, unknown family,

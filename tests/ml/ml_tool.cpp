@@ -1,5 +1,6 @@
 // Test driver for the ml library, so Python tests can compare it with scikit-learn on the same arrays.
 //   ml_tool train --x X.npy --y y.npy --classes K --out DIR [options]   -> DIR/model.json, DIR/probs.npy (float64)
+//   ml_tool cv --x X.npy --y y.npy --classes K --out DIR [options]      -> DIR/cv.json, DIR/folds.npy, DIR/model.json
 //   ml_tool metrics --y y.npy --probs P.npy --out FILE.json             -> metrics JSON + ROC curves
 #include <chrono>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ml/classification_metrics.h"
+#include "ml/cross_validation.h"
 #include "ml/logistic_regression.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   std::string x_path, y_path, out, probs_path;
   int classes = 0;
   xfer::ml::LogisticRegressionOptions o;
+  std::string test_x_path, test_probs_path;
   bool no_standardize = false, no_intercept = false;
   auto* train = app.add_subcommand("train", "train and write model.json, probs.npy (on the training rows)");
   train->add_option("--x", x_path)->required();
@@ -75,9 +78,31 @@ int main(int argc, char** argv) {
   train->add_flag("--no-standardize", no_standardize);
   train->add_flag("--no-intercept", no_intercept);
   train->add_flag("--balanced", o.balanced_class_weight);
-  std::string test_x_path, test_probs_path;
   train->add_option("--test-x", test_x_path, "also write probabilities on these rows");
   train->add_option("--test-probs", test_probs_path);
+  xfer::ml::CrossValidationOptions cv;
+  auto* cross = app.add_subcommand("cv", "cross-validate over a reg grid, write cv.json, folds.npy, model.json");
+  cross->add_option("--x", x_path)->required();
+  cross->add_option("--y", y_path)->required();
+  cross->add_option("--classes", classes)->required();
+  cross->add_option("--out", out)->required();
+  cross->add_option("--max-iter", o.max_iter);
+  cross->add_option("--tol", o.tol);
+  cross->add_flag("--no-standardize", no_standardize);
+  cross->add_flag("--no-intercept", no_intercept);
+  cross->add_flag("--balanced", o.balanced_class_weight);
+  cross->add_option("--folds", cv.folds);
+  cross->add_option("--seed", cv.seed);
+  cross->add_option("--reg-values", cv.reg_values)->delimiter(',');
+  cross->add_option("--elastic-net-values", cv.elastic_net_values)->delimiter(',');
+  cross->add_option("--grid-size", cv.grid_size);
+  cross->add_option("--min-ratio", cv.min_ratio);
+  cross->add_option("--metric", cv.metric);
+  cross->add_option("--patience", cv.patience);
+  cross->add_option("--cv-tol", cv.tol);
+  cross->add_option("--threads", cv.threads);
+  cross->add_option("--test-x", test_x_path, "also write the final model's probabilities on these rows");
+  cross->add_option("--test-probs", test_probs_path);
   auto* metrics = app.add_subcommand("metrics", "compute the metrics of given probabilities");
   metrics->add_option("--y", y_path)->required();
   metrics->add_option("--probs", probs_path)->required();
@@ -113,6 +138,28 @@ int main(int argc, char** argv) {
       const auto again = xfer::ml::LogisticRegressionModel::from_json(nlohmann::json::parse(j.dump()));
       if (again.coefficients != model.coefficients || again.intercepts != model.intercepts)
         xfer::fail("JSON round trip changed the model");
+    } else if (*cross) {
+      o.standardize = !no_standardize;
+      o.fit_intercept = !no_intercept;
+      const xfer::NpyArray xa = xfer::read_npy(x_path);
+      if (xa.shape.size() != 2) xfer::fail("{}: expected a 2-d array", x_path);
+      const std::vector<float> x = xa.to_float32();
+      const std::vector<int> y = read_labels(y_path);
+      const auto result = xfer::ml::cross_validate_logistic_regression(x.data(), xa.shape[0], xa.shape[1], y, classes, o, cv);
+      std::filesystem::create_directories(out);
+      xfer::write_file_atomically(std::filesystem::path(out) / "cv.json", result.to_json().dump());
+      xfer::write_file_atomically(std::filesystem::path(out) / "model.json", result.model.to_json().dump());
+      const auto folds = xfer::ml::stratified_folds(y, classes, cv.folds, cv.seed);
+      std::vector<double> fold_values(folds.begin(), folds.end());
+      write_doubles((std::filesystem::path(out) / "folds.npy").string(), fold_values, {static_cast<int64_t>(folds.size())});
+      std::cerr << result.to_table();
+      if (!test_x_path.empty()) {
+        const xfer::NpyArray ta = xfer::read_npy(test_x_path);
+        const std::vector<float> tx = ta.to_float32();
+        std::vector<double> tp(static_cast<size_t>(ta.shape[0]) * classes);
+        result.model.predict_proba(tx.data(), ta.shape[0], tp.data());
+        write_doubles(test_probs_path, tp, {ta.shape[0], classes});
+      }
     } else {
       std::vector<int64_t> shape;
       const std::vector<int> y = read_labels(y_path);
