@@ -24,11 +24,11 @@ void write_png(const std::filesystem::path& path, const uint8_t* pixels, int wid
   png_image_free(&image);
 }
 
-void write_jpeg(const std::filesystem::path& path, const uint8_t* pixels, int width, int height, int channels,
-                int quality) {
-  if (channels != 1 && channels != 3) fail("{}: cannot write a JPEG with {} channels", path.string(), channels);
+std::vector<uint8_t> encode_jpeg(const uint8_t* pixels, int width, int height, int channels, int quality,
+                                 const std::string& name) {
+  if (channels != 1 && channels != 3) fail("{}: cannot encode a JPEG with {} channels", name, channels);
   tjhandle tj = tjInitCompress();
-  if (!tj) fail("{}: cannot create a JPEG compressor", path.string());
+  if (!tj) fail("{}: cannot create a JPEG compressor", name);
   unsigned char* jpeg = nullptr;
   unsigned long size = 0;
   const int ok = tjCompress2(tj, pixels, width, 0, height, channels == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg, &size,
@@ -37,11 +37,18 @@ void write_jpeg(const std::filesystem::path& path, const uint8_t* pixels, int wi
   tjDestroy(tj);
   if (ok != 0) {
     tjFree(jpeg);
-    fail("{}: cannot encode JPEG: {}", path.string(), error);
+    fail("{}: cannot encode JPEG: {}", name, error);
   }
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(jpeg), static_cast<std::streamsize>(size));
+  std::vector<uint8_t> bytes(jpeg, jpeg + size);
   tjFree(jpeg);
+  return bytes;
+}
+
+void write_jpeg(const std::filesystem::path& path, const uint8_t* pixels, int width, int height, int channels,
+                int quality) {
+  const auto bytes = encode_jpeg(pixels, width, height, channels, quality, path.string());
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) fail("{}: cannot write: {}", path.string(), std::strerror(errno));
 }
 

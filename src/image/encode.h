@@ -3,6 +3,8 @@
 // pixels: height rows of width * channels samples, top to bottom; channels 1 (grey) or 3 (RGB).
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace xfer::image {
 
@@ -10,5 +12,9 @@ namespace xfer::image {
 void write_png(const std::filesystem::path& path, const uint8_t* pixels, int width, int height, int channels);
 void write_jpeg(const std::filesystem::path& path, const uint8_t* pixels, int width, int height, int channels,
                 int quality = 95);
+
+// The JPEG file's bytes in memory (TurboJPEG), e.g. for a thumbnail embedded in a report. `name` is used in errors.
+std::vector<uint8_t> encode_jpeg(const uint8_t* pixels, int width, int height, int channels, int quality,
+                                 const std::string& name);
 
 }  // namespace xfer::image

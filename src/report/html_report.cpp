@@ -153,6 +153,11 @@ std::filesystem::path write_html_report(const std::filesystem::path& dir, const 
       "body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\n"
       "table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;"
       "text-align:left}}\nth{{background:#f2f2f2}}.figures{{display:flex;flex-wrap:wrap;gap:2em}}\n"
+      // Thumbnails are shown at least 96 px wide, pixelated rather than blurred when small images are enlarged.
+      ".mistakes{{display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start}}.mistakes h3{{width:100%;margin:0.8em 0 0.2em}}"
+      "figure.mistake{{margin:0;width:104px;font-size:11px;text-align:center}}"
+      "figure.mistake img,.no-thumbnail{{width:96px;height:auto;image-rendering:pixelated;border:1px solid #c00}}"
+      ".no-thumbnail{{height:96px;font-size:10px;overflow:hidden}}\n"
       "</style></head><body>\n<h1>{0}</h1>\n",
       html_escape(data.title));
   html += "<h2>Summary</h2>\n" + pairs_table(data.summary, "", "");
@@ -160,6 +165,9 @@ std::filesystem::path write_html_report(const std::filesystem::path& dir, const 
   html += "<div class=\"figures\"><div><h2>Confusion matrix</h2>\n" +
           confusion_matrix_svg(data.class_names, data.confusion) + "</div>\n";
   html += "<div><h2>ROC</h2>\n" + roc_curves_svg(data.roc_curves) + "</div></div>\n";
+  if (data.cross_validation)
+    html += "<h2>Cross-validation (how the penalty was chosen)</h2>\n" + cv_curve_svg(*data.cross_validation);
+  if (data.mistakes) html += "<h2>Mistakes</h2>\n" + mistakes_html(*data.mistakes);
   html += fmt::format("<h2>Skipped files ({})</h2>\n", data.skipped.size());
   html += data.skipped.empty() ? std::string("<p>None: every image was read.</p>\n")
                                : pairs_table(data.skipped, "file", "reason");
