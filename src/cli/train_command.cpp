@@ -6,6 +6,7 @@
 #include "cli/featurizer_options.h"
 #include "cli/job_options.h"
 #include "cli/job_run.h"
+#include "cli/regularisation_options.h"
 #include "cli/status_options.h"
 #include "pipeline/workflow.h"
 
@@ -23,12 +24,8 @@ void add_train_command(CLI::App& app) {
                       "Features folder: each part is committed there as it finishes, and reused by a rerun with the "
                       "same images and featuriser (default: the --out file's name with .features)");
   auto& lr = request->classifier;
-  command->add_option("--reg", lr.reg, "Regularisation strength (MLlib regParam)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  command->add_option("--elastic-net", lr.elastic_net, "L1 share of the penalty, 0 = L2 (MLlib elasticNetParam)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+  auto regularisation = std::make_shared<RegularisationOptions>();
+  add_regularisation_options(*command, *regularisation);
   command->add_option("--max-iter", lr.max_iter, "Most optimiser iterations")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -43,9 +40,10 @@ void add_train_command(CLI::App& app) {
   add_job_options(*command, *job);
   auto status = std::make_shared<StatusOptions>();
   add_status_options(*command, *status);
-  command->callback([request, class_weight, job, status, command] {
+  command->callback([request, class_weight, job, status, command, regularisation] {
     run_job(*command, *status, [&] {
       request->classifier.balanced_class_weight = *class_weight == "balanced";
+      apply_regularisation_options(*regularisation, request->classifier, request->cross_validation);
       auto& comm = world();
       request->parts = part_job_options(*job, start_job(*job, comm), "featurize");
       auto result = pipeline::train_pipeline(comm, *request);
@@ -61,6 +59,7 @@ void add_train_command(CLI::App& app) {
                                         : "computed",
                  result.featurize_seconds);
       if (comm.size() > 1) fmt::print("ranks: {} (rows shared out, gradients summed by allreduce)\n", comm.size());
+      if (result.cross_validation) fmt::print("{}", result.cross_validation->to_table());
       fmt::print("training: {} iterations ({}), {:.2f} s; training accuracy {:.4f}\n",
                  p.classifier.summary.iterations, p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason,
                  result.train_seconds, result.train_accuracy);
@@ -80,7 +79,9 @@ void add_train_command(CLI::App& app) {
                             {"converged", p.classifier.summary.converged},
                             {"stop_reason", p.classifier.summary.stop_reason},
                             {"train_seconds", result.train_seconds},
-                            {"train_accuracy", result.train_accuracy}};
+                            {"train_accuracy", result.train_accuracy},
+                            {"reg", p.training.at("options").at("reg")},
+                            {"cross_validation", p.training.value("cross_validation", nlohmann::json())}};
     });
   });
 }

@@ -12,7 +12,9 @@
 #include "featurize/feature_folder_job.h"
 #include "featurize/job_inputs.h"
 #include "ml/classification_metrics.h"
+#include "pipeline/classifier_fit.h"
 #include "pipeline/distributed_rows.h"
+#include "pipeline/report_sections.h"
 #include "pipeline/scoring_sink.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -98,13 +100,11 @@ TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request
   start = std::chrono::steady_clock::now();
   ml::LogisticRegressionModel model;
   {
-    std::unique_ptr<Progress> progress;
-    if (comm.rank() == 0) progress = std::make_unique<Progress>("train", request.classifier.max_iter, "iterations");
     std::function<void(double*, size_t)> allreduce;
     if (comm.size() > 1) allreduce = [&comm](double* values, size_t count) { comm.allreduce_sum(values, count); };
-    model = ml::train_logistic_regression(features.features.data(), features.rows, features.dim, features.labels,
-                                          static_cast<int>(inputs.class_names.size()), request.classifier,
-                                          progress.get(), allreduce);
+    model = fit_classifier(features.features.data(), features.rows, features.dim, features.labels,
+                           static_cast<int>(inputs.class_names.size()), request.classifier, request.cross_validation,
+                           result.cross_validation, comm.rank() == 0, allreduce);
   }
   result.train_seconds = seconds_since(start);
 
@@ -142,6 +142,7 @@ TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request
                   {"class_weight", request.classifier.balanced_class_weight ? "balanced" : "none"}}},
                 {"iterations", p.classifier.summary.iterations},
                 {"converged", p.classifier.summary.converged}};
+  if (result.cross_validation) record_cross_validation(p.training, *result.cross_validation);
   save_pipeline(request.out, p);
   return result;
 }
@@ -214,6 +215,8 @@ EvaluateResult evaluate_pipeline(dist::Communicator& comm, const EvaluateRequest
                     {"images evaluated", std::to_string(scored.rows())},
                     {"images skipped", std::to_string(scored.skipped.size())}};
   if (comm.size() > 1) report.summary.emplace_back("ranks", std::to_string(comm.size()));
+  report.cross_validation = cv_curve_of(pipeline.training);
+  report.mistakes = collect_mistakes(scored.paths, scored.labels, scored.probabilities, pipeline.class_names);
   return result;
 }
 

@@ -7,6 +7,7 @@
 // objective's statistics and gradient across ranks, so every rank takes the same optimiser steps; rank 0 writes
 // the pipeline file and receives the results (the other ranks' results are empty).
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "dist/communicator.h"
 #include "featurize/featurizer.h"
 #include "featurize/part_queue.h"
+#include "ml/cross_validation.h"
 #include "ml/logistic_regression.h"
 #include "pipeline/pipeline_file.h"
 #include "report/html_report.h"
@@ -32,6 +34,7 @@ struct TrainRequest {
   std::filesystem::path features_dir;
   ml::LogisticRegressionOptions classifier;
   featurize::PartJobOptions parts;
+  std::optional<ml::CrossValidationOptions> cross_validation;  // set: choose reg (and elastic_net) by CV (--reg auto)
 };
 
 std::filesystem::path default_features_dir(const std::filesystem::path& pipeline_out);
@@ -45,6 +48,7 @@ struct TrainResult {
   double featurize_seconds = 0;
   double train_seconds = 0;
   double train_accuracy = 0;
+  std::optional<ml::CrossValidationResult> cross_validation;  // the grid, scores and choice (without the model)
 };
 
 TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request);
