@@ -8,7 +8,7 @@ namespace xfer::cli {
 
 inline void add_featurizer_options(CLI::App& command, featurize::FeaturizerSpec& spec) {
   command.add_option("--model", spec.model,
-                     "pixels | pixels:WxH[:rgb] | a model file (.onnx, Keras .h5, TF.js model.json) | a built-in name")
+                     "pixels | pixels:WxH[:rgb] | a model file (.onnx, Keras .h5, TF.js model.json or its folder) | a built-in name")
       ->capture_default_str();
   command.add_option("--layer", spec.layer, "Feature layer (any tensor of the graph); default: the model's own");
   command.add_option("--pool", spec.pool, "How a spatial layer becomes one vector per image")

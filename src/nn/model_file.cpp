@@ -12,11 +12,20 @@ namespace xfer::nn {
 
 namespace {
 Graph import_by_kind(const std::string& path_or_name) {
+  // TF.js models ship (and unpack) as a folder holding model.json and its weight shards: the folder names the model.
+  std::error_code error;
+  if (std::filesystem::is_directory(path_or_name, error)) {
+    const auto model_json = std::filesystem::path(path_or_name) / "model.json";
+    if (std::filesystem::is_regular_file(model_json, error)) return import_keras_model(model_json.string());
+    fail("{}: a folder, but without a model.json (a TF.js model folder holds model.json and its weight shards)",
+         path_or_name);
+  }
   std::string ext = std::filesystem::path(path_or_name).extension().string();
   for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (ext == ".onnx") return import_onnx(path_or_name);
   if (is_keras_model(path_or_name)) return import_keras_model(path_or_name);
-  fail("{}: not a model this build reads (.onnx, Keras .h5, TF.js model.json, or a built-in name)", path_or_name);
+  fail("{}: not a model this build reads (.onnx, Keras .h5, TF.js model.json or its folder, or a built-in name)",
+       path_or_name);
 }
 }  // namespace
 

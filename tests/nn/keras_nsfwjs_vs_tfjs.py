@@ -111,6 +111,11 @@ def main():
         a = np.load(os.path.join(WORK, "tfjs_inception_v3", "mixed5_avg.npy"))[: b.shape[0]]
         diff = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
         c.check(diff <= TOL, f"featuriser --layer mixed5 --pool avg {b.shape} vs TF.js: max |diff| {diff:.3g} <= {TOL}")
+        # The model's folder (as TF.js models ship: model.json beside its shards) names the same model.
+        feats_dir = os.path.join(WORK, "featurizer_mixed5_folder.npy")
+        p = subprocess.run([TOOL, "featurize", iv3, "mixed5", "avg", inputs, feats_dir], capture_output=True, text=True)
+        c.check(p.returncode == 0 and os.path.exists(feats_dir) and np.array_equal(np.load(feats_dir), b),
+                f"--model given the TF.js folder gives the same features as the model.json {p.stderr.strip()[-300:]}")
     c.finish()
 
 

@@ -104,6 +104,14 @@ def main():
     check("truncated file: exit 1 naming the file", p.returncode == 1 and "bad.onnx" in p.stderr, p.stderr.strip()[-200:])
     check("no partial output for a failed run", not os.path.exists(os.path.join(tmp, "never.npy")))
 
+    # A folder names a TF.js model (model.json and its shards); one without model.json is refused, saying so.
+    folder = os.path.join(tmp, "not-a-tfjs-folder")
+    os.mkdir(folder)
+    p = xfer("info", folder)
+    check("a folder without model.json: exit 1 naming the folder and what it lacks",
+          p.returncode == 1 and "not-a-tfjs-folder" in p.stderr and "model.json" in p.stderr, p.stderr.strip()[-200:])
+    os.rmdir(folder)
+
     for f in os.listdir(tmp):
         os.remove(os.path.join(tmp, f))
     os.rmdir(tmp)
