@@ -1,4 +1,6 @@
 // xfer predict: classes and probabilities for new images, as a table, JSON or CSV.
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -20,7 +22,16 @@ std::string csv_field(const std::string& s) {
   return quoted + "\"";
 }
 
-void print_predictions(const pipeline::PredictResult& result, const std::string& format) {
+// The k most probable classes of a prediction, most probable first (the first class on ties, as the argmax).
+std::vector<size_t> top_classes(const std::vector<double>& probabilities, int k) {
+  std::vector<size_t> order(probabilities.size());
+  for (size_t c = 0; c < order.size(); ++c) order[c] = c;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return probabilities[a] > probabilities[b]; });
+  order.resize(std::min(order.size(), static_cast<size_t>(k)));
+  return order;
+}
+
+void print_predictions(const pipeline::PredictResult& result, const std::string& format, int top_k) {
   if (format == "json") {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& p : result.predictions) {
@@ -33,6 +44,12 @@ void print_predictions(const pipeline::PredictResult& result, const std::string&
         nlohmann::json probs;
         for (size_t c = 0; c < result.class_names.size(); ++c) probs[result.class_names[c]] = p.probabilities[c];
         row["probabilities"] = probs;
+        if (top_k > 1) {
+          nlohmann::json top = nlohmann::json::array();
+          for (size_t c : top_classes(p.probabilities, top_k))
+            top.push_back({{"class", result.class_names[c]}, {"probability", p.probabilities[c]}});
+          row["top"] = top;
+        }
       }
       rows.push_back(row);
     }
@@ -40,6 +57,10 @@ void print_predictions(const pipeline::PredictResult& result, const std::string&
   } else if (format == "csv") {
     std::vector<std::string> header = {"path", "class", "probability"};
     for (const auto& c : result.class_names) header.push_back(csv_field("p_" + c));
+    for (int t = 2; t <= top_k; ++t) {
+      header.push_back(fmt::format("top{}_class", t));
+      header.push_back(fmt::format("top{}_probability", t));
+    }
     header.push_back("error");
     fmt::print("{}\n", fmt::join(header, ","));
     for (const auto& p : result.predictions) {
@@ -47,16 +68,29 @@ void print_predictions(const pipeline::PredictResult& result, const std::string&
                                         p.error.empty() ? fmt::format("{:.6f}", p.probability) : ""};
       for (size_t c = 0; c < result.class_names.size(); ++c)
         cells.push_back(p.error.empty() ? fmt::format("{:.6f}", p.probabilities[c]) : "");
+      const auto top = p.error.empty() ? top_classes(p.probabilities, top_k) : std::vector<size_t>{};
+      for (size_t t = 1; t < static_cast<size_t>(top_k); ++t) {
+        cells.push_back(t < top.size() ? csv_field(result.class_names[top[t]]) : "");
+        cells.push_back(t < top.size() ? fmt::format("{:.6f}", p.probabilities[top[t]]) : "");
+      }
       cells.push_back(csv_field(p.error));
       fmt::print("{}\n", fmt::join(cells, ","));
     }
   } else {
     size_t width = 4;
     for (const auto& p : result.predictions) width = std::max(width, p.path.size());
-    fmt::print("{:<{}}  {:<16} {}\n", "path", width, "class", "probability");
+    fmt::print("{:<{}}  {:<16} {}{}\n", "path", width, "class", "probability",
+               top_k > 1 ? fmt::format("  then (top {})", top_k) : "");
     for (const auto& p : result.predictions) {
-      if (p.error.empty()) fmt::print("{:<{}}  {:<16} {:.4f}\n", p.path, width, p.predicted, p.probability);
-      else fmt::print("{:<{}}  {:<16} skipped: {}\n", p.path, width, "-", p.error);
+      if (!p.error.empty()) {
+        fmt::print("{:<{}}  {:<16} skipped: {}\n", p.path, width, "-", p.error);
+        continue;
+      }
+      std::string more;
+      const auto top = top_classes(p.probabilities, top_k);
+      for (size_t t = 1; t < top.size(); ++t)
+        more += fmt::format("  {} {:.4f}", result.class_names[top[t]], p.probabilities[top[t]]);
+      fmt::print("{:<{}}  {:<16} {:.4f}{}\n", p.path, width, p.predicted, p.probability, more);
     }
   }
 }
@@ -68,12 +102,16 @@ void add_predict_command(CLI::App& app) {
   auto format = std::make_shared<std::string>("table");
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto job = std::make_shared<JobOptions>();
+  auto top_k = std::make_shared<int>(1);
   auto* command = app.add_subcommand("predict", "Classify new images with a trained pipeline");
   command->add_option("--pipeline", *pipeline_path, "The pipeline file from `xfer train`")->required();
   command->add_option("--format", *format, "Output format")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
   add_job_options(*command, *job);
+  command->add_option("--top-k", *top_k, "Also list the next most probable classes, K in all")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("inputs", *inputs, "Image files or folders (searched recursively)")->required();
   auto status = std::make_shared<StatusOptions>();
   add_status_options(*command, *status);
@@ -84,7 +122,8 @@ void add_predict_command(CLI::App& app) {
       const auto parts = part_job_options(*job, start_job(*job, comm), "predict");
       auto result = pipeline::predict_images(comm, *pipeline_path, paths, parts);
       if (comm.rank() != 0) return nlohmann::json();
-      print_predictions(result, *format);
+      // More than the pipeline's classes lists them all (the option is given before the pipeline is read).
+      print_predictions(result, *format, std::min(*top_k, static_cast<int>(result.class_names.size())));
       size_t failed = 0;
       for (const auto& p : result.predictions) failed += !p.error.empty();
       if (failed == result.predictions.size()) fail("none of the {} images could be read", failed);

@@ -131,6 +131,75 @@ with tempfile.TemporaryDirectory() as tmp:
     rows_csv = list(csv.DictReader(io.StringIO(r.stdout)))
     check("predict csv has one row per image", len(rows_csv) == len(os.listdir(f"{test}/bag")) and "p_bag" in rows_csv[0])
 
+    # --top-k: the K most probable classes, most probable first, from the same probabilities.
+    r = xfer("predict", "--pipeline", pipe, "--format", "json", "--top-k", 3, f"{test}/bag")
+    rows = json.loads(r.stdout)["predictions"] if r.returncode == 0 else []
+    ok = bool(rows)
+    for row in rows:
+        want = sorted(row["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+        ok &= [t["class"] for t in row["top"]] == [c for c, _ in want] and row["top"][0]["class"] == row["class"]
+    check("predict --top-k 3: the three most probable classes in order", ok)
+    r = xfer("predict", "--pipeline", pipe, "--format", "csv", "--top-k", 2, f"{test}/bag")
+    rows_csv = list(csv.DictReader(io.StringIO(r.stdout)))
+    check("predict --top-k 2 csv: the runner-up and its probability",
+          all(row["top2_class"] != row["class"] and float(row["top2_probability"]) <= float(row["probability"])
+              and abs(float(row["p_" + row["top2_class"]]) - float(row["top2_probability"])) < 1e-6 for row in rows_csv)
+          and len(rows_csv) > 0)
+
+    # The report's gallery of mistakes: every misclassified test image is counted, the most confident mistakes come
+    # first, and the thumbnails are real JPEGs of the images (decoded here by OpenCV, not by xfer).
+    import cv2, re
+    html = open(f"{tmp}/report/index.html").read()
+    r = xfer("predict", "--pipeline", pipe, "--format", "json", test)
+    preds = {p["path"]: p for p in json.loads(r.stdout)["predictions"] if "class" in p}
+    truth = {p: p.split("/")[-2] for p in preds}
+    conf = np.array(m["confusion_matrix"])
+    for c, name in enumerate(m["class_names"]):
+        wrong = int(conf[c].sum() - conf[c, c])
+        check(f"gallery: {name} has its {wrong} mistakes counted", f"{name}: {wrong} of {int(conf[c].sum())} wrong" in html)
+    shown = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" width="(\d+)" height="(\d+)" alt="([^"]+)"', html)
+    import base64
+    decoded = [cv2.imdecode(np.frombuffer(base64.b64decode(b), np.uint8), cv2.IMREAD_UNCHANGED) for b, _, _, _ in shown]
+    check("gallery thumbnails are JPEGs of the 28x28 images", len(shown) > 0 and all(
+        d is not None and d.shape[:2] == (28, 28) and int(w) == 28 for d, (_, w, _, _) in zip(decoded, shown)), f"{len(shown)} shown")
+    order_ok = True
+    for name in CLASSES:
+        mine = [a for _, _, _, a in shown if a.split("/")[-2] == name]
+        conf_of = [max(preds[a]["probabilities"].values()) for a in mine]
+        all_wrong = sorted((max(p["probabilities"].values()) for a, p in preds.items() if truth[a] == name and p["class"] != name),
+                           reverse=True)
+        order_ok &= conf_of == all_wrong[: len(conf_of)] and all(preds[a]["class"] != name for a in mine)
+    check("gallery: per class, the most confident mistakes, in order", order_ok)
+    check("report stays one small file", os.path.getsize(f"{tmp}/report/index.html") < 2_000_000,
+          f"{os.path.getsize(f'{tmp}/report/index.html')} bytes")
+
+    # --reg auto, the default: cross-validated, the table printed, the grid and choice recorded, the curve drawn
+    # (on the first 300 training images: CI time).
+    small = f"{tmp}/train-small"
+    xfer("data", "import-idx", "--images", f"{FM}/train-images-idx3-ubyte.gz", "--labels",
+         f"{FM}/train-labels-idx1-ubyte.gz", "--class-names", ",".join(CLASSES), "--limit", 300, "--out", small)
+    auto = f"{tmp}/auto.json"
+    r = xfer("train", "--data", small, "--model", "pixels", "--out", auto)
+    check("train --reg auto (default) exit 0 and prints the CV table", r.returncode == 0 and "<- chosen" in r.stdout)
+    t = json.load(open(auto))["training"]
+    cv = t.get("cross_validation", {})
+    evaluated = [p for p in cv.get("grid", []) if p["fold_scores"]]
+    best = min(evaluated, key=lambda p: p["mean"]) if evaluated else None
+    check("auto: grid, per-fold scores and choice in the pipeline file",
+          len(cv.get("grid", [])) >= 10 and all(len(p["fold_scores"]) == 5 for p in evaluated)
+          and best is not None and cv["chosen"]["reg"] == best["reg"] == t["options"]["reg"]
+          and t["options"]["reg_chosen_by"] == "cross-validation"
+          and all(abs(np.mean(p["fold_scores"]) - p["mean"]) < 1e-12 for p in evaluated), json.dumps(cv)[:300])
+    r = xfer("evaluate", "--pipeline", auto, "--data", test, "--report", f"{tmp}/auto-report")
+    auto_html = open(f"{tmp}/auto-report/index.html").read()
+    check("report draws the CV curve: one line per fold, the choice marked",
+          r.returncode == 0 and auto_html.count('class="cv-fold"') == 5 and 'class="cv-chosen"' in auto_html)
+    r = xfer("train", "--data", small, "--model", "pixels", "--reg", 0, "--max-iter", 20, "--out", f"{tmp}/zero.json")
+    t = json.load(open(f"{tmp}/zero.json"))["training"]
+    check("--reg 0 is MLlib's plain default: no cross-validation", r.returncode == 0 and "cross_validation" not in t
+          and t["options"]["reg"] == 0)
+    check("--reg not a number is a usage error", xfer("train", "--data", train, "--out", pipe, "--reg", "lots", expect=2).returncode == 2)
+
     # Usage errors exit 2, failures exit 1 with the file named.
     check("negative --reg is a usage error", xfer("train", "--data", train, "--model", "pixels", "--out", pipe, "--reg", "-1", expect=2).returncode == 2)
     check("unknown --format is a usage error", xfer("predict", "--pipeline", pipe, "--format", "xml", test, expect=2).returncode == 2)
