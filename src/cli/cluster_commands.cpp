@@ -58,7 +58,7 @@ void run_init(const std::string& path, bool force) {
 }
 
 // ---- doctor
-json facts_json(const cl::HostFacts& f) {
+json facts_json(const cl::HostFacts& f, const cl::Host& h) {
   json disks = json::array();
   for (const auto& d : f.dfs)
     disks.push_back({{"dir", d.dir}, {"filesystem", d.filesystem}, {"mount", d.mount}, {"total_mb", d.total_mb}, {"free_mb", d.free_mb}});
@@ -67,6 +67,12 @@ json facts_json(const cl::HostFacts& f) {
             {"cores", f.cores},       {"memory_mb", f.memory_mb},
             {"disks", f.disks},       {"dfs", disks},
             {"versions", f.versions}, {"clock_offset_s", nullptr}};
+  // cores / memory_mb / disks above are what sizing uses; here what was measured and what the cluster file declares.
+  auto value_or_null = [](long v) { return v ? json(v) : json(nullptr); };
+  j["measured"] = {{"cores", value_or_null(f.measured_cores)},
+                   {"memory_mb", value_or_null(f.measured_memory_mb)},
+                   {"disks", value_or_null(f.measured_disks)}};
+  j["declared"] = {{"cores", value_or_null(h.cores)}, {"memory_mb", value_or_null(h.memory_mb)}, {"disks", value_or_null(h.disks)}};
   if (f.clock_offset_s) {
     j["clock_offset_s"] = *f.clock_offset_s;
     j["clock_uncertainty_s"] = f.clock_uncertainty_s;
@@ -80,28 +86,43 @@ void run_doctor(const Common& c) {
   o.fanout = c.fanout;
   const auto report = cl::run_doctor(cluster, o);
   if (c.json) {
-    json hosts = json::array(), hops = json::array(), problems = json::array();
-    for (const auto& f : report.facts) hosts.push_back(facts_json(f));
+    json hosts = json::array(), hops = json::array(), problems = json::array(), warnings = json::array();
+    for (size_t i = 0; i < report.facts.size(); ++i) hosts.push_back(facts_json(report.facts[i], cluster.hosts[i]));
     for (const auto& h : report.hops)
       hops.push_back({{"from", h.from.empty() ? json(nullptr) : json(h.from)}, {"to", h.to}, {"ok", h.outcome == cl::SshOutcome::ran},
                       {"result", cl::outcome_name(h.outcome)}, {"detail", h.detail}});
     for (const auto& p : report.problems) problems.push_back({{"host", p.host}, {"what", p.what}, {"fix", p.fix}});
-    std::cout << json{{"hosts", hosts}, {"hops", hops}, {"problems", problems}}.dump(1) << "\n";
+    for (const auto& p : report.warnings) warnings.push_back({{"host", p.host}, {"what", p.what}, {"fix", p.fix}});
+    std::cout << json{{"hosts", hosts}, {"hops", hops}, {"problems", problems}, {"warnings", warnings}}.dump(1) << "\n";
   } else {
+    // Measured values; a declared value that differs follows in brackets (and is the one sizing uses).
+    auto shown = [](long measured, long declared) {
+      if (declared == 0) return measured ? std::to_string(measured) : std::string("-");
+      if (declared == measured) return std::to_string(measured);
+      return fmt::format("{} [{} declared]", measured ? std::to_string(measured) : std::string("-"), declared);
+    };
     std::cout << fmt::format("{:<16} {:<12} {:>5} {:>9} {:>5} {:>10} {:>9}  {}\n", "host", "ssh", "cores", "memory_mb", "disks",
                              "dfs_free_mb", "clock_s", "versions");
-    for (const auto& f : report.facts) {
+    for (size_t i = 0; i < report.facts.size(); ++i) {
+      const auto& f = report.facts[i];
+      const auto& h = cluster.hosts[i];
       long free_mb = 0;
       for (const auto& d : f.dfs) free_mb += d.free_mb;
       std::string versions;
       for (const auto& [tool, v] : f.versions) versions += (versions.empty() ? "" : "; ") + tool + ": " + v;
       std::cout << fmt::format("{:<16} {:<12} {:>5} {:>9} {:>5} {:>10} {:>9}  {}\n", f.host,
-                               f.reach == cl::SshOutcome::ran ? "ok" : cl::outcome_name(f.reach), f.cores, f.memory_mb, f.disks,
+                               f.reach == cl::SshOutcome::ran ? "ok" : cl::outcome_name(f.reach),
+                               shown(f.measured_cores, h.cores), shown(f.measured_memory_mb, h.memory_mb),
+                               shown(f.measured_disks, h.disks),
                                free_mb, f.clock_offset_s ? fmt::format("{:+.2f}", *f.clock_offset_s) : "-", versions);
     }
     size_t hop_ok = 0;
     for (const auto& h : report.hops) hop_ok += h.outcome == cl::SshOutcome::ran;
     std::cout << fmt::format("\nssh: {} of {} connections work (here -> each host, each host -> every host)\n", hop_ok, report.hops.size());
+    if (!report.warnings.empty()) {
+      std::cout << fmt::format("\n{} warning(s):\n", report.warnings.size());
+      for (const auto& p : report.warnings) std::cout << fmt::format("{}: {} -- fix: {}\n", p.host, p.what, p.fix);
+    }
     if (report.problems.empty()) std::cout << "no problems found\n";
     else {
       std::cout << fmt::format("\n{} problem(s):\n", report.problems.size());
@@ -192,7 +213,7 @@ void run_push(PushCli& p) {
 struct RenderCli {
   Common common;
   std::string out = "cluster-conf";
-  std::string parts = "hadoop,spark,slurm,mpi";
+  std::string parts;  // empty: the files the roles call for
 };
 
 std::set<std::string> split_parts(const std::string& text) {
@@ -211,8 +232,20 @@ std::set<std::string> split_parts(const std::string& text) {
 }
 
 void run_render(RenderCli& r) {
-  const auto parts = split_parts(r.parts);
   const auto cluster = cl::load_cluster_file(r.common.cluster_file);
+  // Without --for: what the roles call for, and a word on what was left out and why.
+  cl::PartsForRoles chosen;
+  if (r.parts.empty()) {
+    chosen = cl::parts_for_roles(cluster);
+    if (chosen.parts.empty()) {
+      std::string why;
+      for (const auto& [part, reason] : chosen.skipped) why += fmt::format("\n  {}: {}", part, reason);
+      usage_fail("{}: the roles call for no files:{}", r.common.cluster_file, why);
+    }
+  } else {
+    chosen.parts = split_parts(r.parts);
+  }
+  const auto& parts = chosen.parts;
   const auto facts = cl::facts_for_sizing(cluster, cl::compute_hosts(cluster), r.common.fanout);
   cl::RenderPlan plan;
   const auto files = cl::render_files(cluster, facts, parts, &plan);
@@ -222,7 +255,10 @@ void run_render(RenderCli& r) {
     for (const auto& f : files) written.push_back((std::filesystem::path(r.out) / f.relative_path).string());
     json hosts = json::array();
     for (const auto& f : facts) hosts.push_back({{"host", f.host}, {"cores", f.cores}, {"memory_mb", f.memory_mb}, {"disks", f.disks}});
+    json skipped = json::array();
+    for (const auto& [part, reason] : chosen.skipped) skipped.push_back({{"part", part}, {"reason", reason}});
     std::cout << json{{"files", written},
+                      {"skipped", skipped},
                       {"hosts", hosts},
                       {"yarn", {{"containers", plan.yarn.containers}, {"container_mb", plan.yarn.container_mb},
                                 {"nodemanager_mb", plan.yarn.nodemanager_mb}, {"reserved_gb", plan.yarn.reserved_gb},
@@ -235,6 +271,7 @@ void run_render(RenderCli& r) {
     return;
   }
   for (const auto& f : files) std::cout << "wrote " << (std::filesystem::path(r.out) / f.relative_path).string() << "\n";
+  for (const auto& [part, reason] : chosen.skipped) std::cout << fmt::format("skipped {}: {}\n", part, reason);
   if (parts.count("hadoop") || parts.count("spark"))
     std::cout << fmt::format("YARN: {}\nSpark: {}\n", plan.yarn.reason, plan.spark.reason);
 }
@@ -407,7 +444,9 @@ void add_cluster_commands(CLI::App& app) {
     auto* cmd = cluster->add_subcommand("render", "Write Hadoop, Spark, Slurm and MPI files sized from the hosts' facts");
     add_common(cmd, r->common, true);
     cmd->add_option("--out", r->out, "Folder to write into")->capture_default_str();
-    cmd->add_option("--for", r->parts, "Which files: hadoop,spark,slurm,mpi")->capture_default_str();
+    cmd->add_option("--for", r->parts,
+                    "Which files: any of hadoop,spark,slurm,mpi (default: those the hosts' roles call for; the "
+                    "others are listed as skipped, with the reason)");
     cmd->callback([r] { run_render(*r); });
   }
   {

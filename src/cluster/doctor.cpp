@@ -62,6 +62,19 @@ DoctorReport run_doctor(const ClusterFile& cluster, const DoctorOptions& options
               outcome_fix(f.reach, h));
       continue;
     }
+    // Declared cores / memory / disks (the cluster file's overrides, which sizing uses) against the measured ones.
+    auto compare = [&](const char* what, long declared, long measured, const char* key) {
+      if (declared == 0 || measured == 0 || declared == measured) return;
+      if (declared > measured)
+        problem(h.name, fmt::format("declares {} {} but has {}: files sized from it over-commit the host", declared, what, measured),
+                fmt::format("set {} = {} (or remove it to use what is measured) in its [[host]] table", key, measured));
+      else
+        report.warnings.push_back({h.name, fmt::format("declares {} {} but has {}: the rest stays unused", declared, what, measured),
+                                   fmt::format("remove {} from its [[host]] table unless the reserve is meant", key)});
+    };
+    compare("cores", h.cores, f.measured_cores, "cores");
+    compare("MB of memory", h.memory_mb, f.measured_memory_mb, "memory_mb");
+    compare("disks", h.disks, f.measured_disks, "disks");
     if (needs_hadoop(h)) {
       if (!f.versions.count("java"))
         problem(h.name, "java not found", cluster.hadoop.java_home.empty()

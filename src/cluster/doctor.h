@@ -22,6 +22,9 @@ struct DoctorReport {
   std::vector<HostFacts> facts;
   std::vector<Hop> hops;  // this machine -> each host, then each reachable host -> every host (itself included)
   std::vector<Problem> problems;
+  // Not failures: e.g. a host declaring fewer cores than it has (a deliberate reserve, perhaps). A declaration of
+  // more cores, memory or disks than measured is a problem: everything sized from it over-commits the host.
+  std::vector<Problem> warnings;
 };
 
 struct DoctorOptions {

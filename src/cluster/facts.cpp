@@ -87,6 +87,9 @@ HostFacts parse_facts(const Host& host, const std::string& output) {
     }
   }
   f.disks = static_cast<int>(filesystems.size());
+  f.measured_cores = f.cores;
+  f.measured_memory_mb = f.memory_mb;
+  f.measured_disks = f.disks;
   apply_overrides(host, f);
   return f;
 }

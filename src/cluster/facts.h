@@ -31,6 +31,11 @@ struct HostFacts {
                                                 // round trip, else its distance to the nearer end (a lower bound)
   double clock_uncertainty_s = 0;               // the round trip's length
   bool measured = false;                        // facts came from the host (false: overrides only)
+  // What the host itself reported, before the cluster file's overrides (0: not measured). cores, memory_mb and
+  // disks above are the values sizing uses: the override when one is declared, else these.
+  int measured_cores = 0;
+  long measured_memory_mb = 0;
+  int measured_disks = 0;
 };
 
 // The shell script run on each host; prints "key value..." lines that parse_facts reads.

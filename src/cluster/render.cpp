@@ -68,6 +68,31 @@ std::string shell_assign(const std::string& name, const std::string& value) {
 
 }  // namespace
 
+PartsForRoles parts_for_roles(const ClusterFile& cluster) {
+  PartsForRoles out;
+  auto count = [&](const char* role) { return cluster.hosts_with_role(role).size(); };
+  const size_t workers = count("worker"), nodes = compute_hosts(cluster).size();
+  auto decide = [&](const std::string& part, const std::string& missing) {
+    if (missing.empty()) out.parts.insert(part);
+    else out.skipped.emplace_back(part, missing);
+  };
+  // (The cluster file already refuses a second namenode, resourcemanager or slurmctld.)
+  auto no_host_with = [&](const char* role) { return count(role) == 0 ? fmt::format("no host has the role {}", role) : ""; };
+  auto first = [](std::initializer_list<std::string> reasons) {
+    for (const auto& r : reasons)
+      if (!r.empty()) return r;
+    return std::string();
+  };
+  const std::string no_worker = workers == 0 ? "no host has the role worker" : "";
+  const std::string no_node = nodes == 0 ? "no host has the role worker or slurmd" : "";
+  decide("hadoop", first({no_host_with("namenode"), no_host_with("resourcemanager"), no_worker}));
+  const std::string yarn_missing = first({no_host_with("resourcemanager"), no_worker});
+  decide("spark", yarn_missing.empty() ? "" : "Spark runs on YARN: " + yarn_missing);
+  decide("slurm", first({no_host_with("slurmctld"), no_node}));
+  decide("mpi", no_node);
+  return out;
+}
+
 std::vector<const Host*> compute_hosts(const ClusterFile& cluster) {
   std::vector<const Host*> out;
   for (const auto& h : cluster.hosts)

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/cluster_file.h"
@@ -39,6 +40,15 @@ struct RenderedFile {
 // Which parts: any of "hadoop", "spark", "slurm", "mpi".
 std::vector<RenderedFile> render_files(const ClusterFile& cluster, const std::vector<HostFacts>& facts,
                                        const std::set<std::string>& parts, RenderPlan* plan = nullptr);
+
+// The files the cluster's roles call for (the default of `render --for`), and the parts left out with the reason:
+// hadoop needs a namenode, a resourcemanager and a worker; spark runs on YARN (a resourcemanager and a worker);
+// slurm needs one slurmctld and a worker or slurmd; mpi a worker or slurmd.
+struct PartsForRoles {
+  std::set<std::string> parts;
+  std::vector<std::pair<std::string, std::string>> skipped;  // (part, why)
+};
+PartsForRoles parts_for_roles(const ClusterFile& cluster);
 
 // Hosts whose facts rendering needs: the workers (YARN, MPI) and slurmd hosts.
 std::vector<const Host*> compute_hosts(const ClusterFile& cluster);

@@ -156,6 +156,28 @@ assert any(p["host"] == "127.0.0.15" and "host key changed" in p["what"] and "ss
 assert any("Hadoop not found" in p["what"] for p in probs)   # Hadoop hosts without Hadoop are reported
 PYEOF
 
+# 5b. doctor shows declared and measured cores / memory / disks: more declared than measured is a problem (sizing
+# from it over-commits the host), less a warning.
+cores=$(nproc); mem=$(awk '/^MemTotal:/ {print int($2/1024)}' /proc/meminfo)
+{ header; host 127.0.0.11 '"namenode", "resourcemanager", "worker"'; printf 'cores = %s\nmemory_mb = %s\n' $((cores + 14)) $((mem / 2)); } > "$T/declared.toml"
+"$XFER" cluster doctor --cluster "$T/declared.toml" --json > "$T/declared.json" 2>/dev/null
+check "doctor exits 1 when a host declares more cores than it has" "[ $? = 1 ]"
+"$PY" - "$T/declared.json" "$cores" "$mem" <<'PYEOF' && ok "doctor: declared beside measured; over-declared cores a problem, under-declared memory a warning" || bad "declared vs measured: $(head -c 3000 $T/declared.json)"
+import json, sys
+r = json.load(open(sys.argv[1])); cores = int(sys.argv[2]); mem = int(sys.argv[3])
+h = r["hosts"][0]
+assert h["measured"]["cores"] == cores and h["declared"]["cores"] == cores + 14, h
+assert h["measured"]["memory_mb"] == mem and h["declared"]["memory_mb"] == mem // 2, h
+assert h["declared"]["disks"] is None and h["measured"]["disks"] >= 1, h
+assert h["cores"] == cores + 14, h  # what sizing uses: the declaration
+p = [p for p in r["problems"] if "declares" in p["what"]]
+assert len(p) == 1 and f"declares {cores + 14} cores but has {cores}" in p[0]["what"] and f"cores = {cores}" in p[0]["fix"], p
+w = [w for w in r["warnings"] if "declares" in w["what"]]
+assert len(w) == 1 and f"declares {mem // 2} MB of memory but has {mem}" in w[0]["what"], w
+PYEOF
+"$XFER" cluster doctor --cluster "$T/declared.toml" > "$T/declared.txt" 2>/dev/null
+check "doctor's table shows the measured cores with the declaration beside them" "grep -q \"$cores \\[$((cores + 14)) declared\\]\" $T/declared.txt && grep -q 'warning(s):' $T/declared.txt"
+
 # 6. push: atomic replace, checksums, dry run.
 printf 'new contents\n' > "$T/data/site.xml"
 printf 'old\n' > "$T/host12/site.xml"; ino_old=$(stat -c %i "$T/host12/site.xml")
@@ -194,9 +216,18 @@ rm -f "$T/record.log" "$T/fail-stop-yarn.sh"
 "$XFER" cluster reset-yarn --cluster "$T/good.toml" > /dev/null 2>&1
 check "reset-yarn: stop then start on the resourcemanager" "[ \"\$(cut -d' ' -f1,2 $T/record.log | tr '\n' ,)\" = '127.0.0.11 sbin/stop-yarn.sh,127.0.0.11 sbin/start-yarn.sh,' ]"
 
-# 8. render from the live hosts' facts.
-"$XFER" cluster render --cluster "$T/good.toml" --out "$T/conf" --for hadoop,spark,mpi --json > "$T/render.json" 2>"$T/render.err"
+# 8. render from the live hosts' facts; without --for, the files the roles call for (no slurmctld here: no slurm.conf,
+# and a line saying so).
+"$XFER" cluster render --cluster "$T/good.toml" --out "$T/conf" --json > "$T/render.json" 2>"$T/render.err"
 check "render from measured facts" "[ $? = 0 ] && grep -qx \"127.0.0.12 slots=$(nproc)\" $T/conf/mpi/hostfile"
+check "render's default: Hadoop, Spark and MPI files, no slurm.conf" "[ -s $T/conf/hadoop/yarn-site.xml ] && [ -s $T/conf/spark/spark-defaults.conf ] && [ ! -e $T/conf/slurm/slurm.conf ]"
+"$PY" -c '
+import json,sys; r=json.load(open(sys.argv[1]))
+assert r["skipped"]==[{"part":"slurm","reason":"no host has the role slurmctld"}], r["skipped"]' "$T/render.json" && ok "render --json names the skipped part and why" || bad "render skipped: $(cat $T/render.json | head -c 600)"
+"$XFER" cluster render --cluster "$T/good.toml" --out "$T/conf2" > "$T/render.txt" 2>&1
+check "render says what it skipped" "grep -qx 'skipped slurm: no host has the role slurmctld' $T/render.txt"
+"$XFER" cluster render --cluster "$T/good.toml" --out "$T/conf3" --for slurm > /dev/null 2>"$T/render-slurm.err"
+check "an explicit --for slurm without a slurmctld is still an error naming the role" "[ $? != 0 ] && grep -q slurmctld $T/render-slurm.err"
 
 echo "$pass passed, $failed failed"
 [ $failed = 0 ]

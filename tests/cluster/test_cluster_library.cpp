@@ -211,3 +211,33 @@ TEST(FitCheck, MpiRanksAgainstCoresAndMemory) {
   EXPECT_FALSE(cl::check_mpi_fit(hosts, {9, 1000}).fits);  // 9 ranks, 8 cores
   EXPECT_FALSE(cl::check_mpi_fit(hosts, {8, 4000}).fits);  // 16000 > 14336
 }
+
+namespace {
+cl::ClusterFile cluster_with_roles(const std::vector<std::string>& roles) {
+  std::string text;
+  for (size_t i = 0; i < roles.size(); ++i)
+    text += "[[host]]\nname = \"h" + std::to_string(i) + "\"\nroles = [" + roles[i] + "]\n";
+  return cl::parse_cluster_text(text, "roles.toml");
+}
+std::string reason_for(const cl::PartsForRoles& p, const std::string& part) {
+  for (const auto& [name, why] : p.skipped)
+    if (name == part) return why;
+  return "";
+}
+}  // namespace
+
+TEST(Render, DefaultPartsFollowTheRolesAndSayWhatIsSkipped) {
+  // The recipe's Hadoop + Spark cluster: no slurmctld, so no slurm.conf (and no failure).
+  auto p = cl::parts_for_roles(cluster_with_roles({"\"namenode\", \"resourcemanager\", \"worker\"", "\"worker\""}));
+  EXPECT_EQ(p.parts, (std::set<std::string>{"hadoop", "spark", "mpi"}));
+  EXPECT_NE(reason_for(p, "slurm").find("no host has the role slurmctld"), std::string::npos) << reason_for(p, "slurm");
+  // A Slurm-only cluster: no YARN, so neither Hadoop nor Spark files.
+  p = cl::parts_for_roles(cluster_with_roles({"\"slurmctld\"", "\"slurmd\"", "\"slurmd\""}));
+  EXPECT_EQ(p.parts, (std::set<std::string>{"slurm", "mpi"}));
+  EXPECT_NE(reason_for(p, "hadoop").find("namenode"), std::string::npos);
+  EXPECT_NE(reason_for(p, "spark").find("Spark runs on YARN"), std::string::npos);
+  // Only workers: MPI alone.
+  p = cl::parts_for_roles(cluster_with_roles({"\"worker\"", "\"worker\""}));
+  EXPECT_EQ(p.parts, (std::set<std::string>{"mpi"}));
+  EXPECT_EQ(p.skipped.size(), 3u);
+}
