@@ -41,6 +41,7 @@ try {
       phase: t('phase'), done: t('totals-done'), total: t('totals-total'), rate: t('totals-rate'), eta: t('totals-eta'),
       rank0_items: rank0 ? rank0.querySelector('td.items').textContent.trim() : null,
       rank0_state: rank0 ? rank0.children[2].textContent.trim() : null,
+      ranks: [...document.querySelectorAll('#ranks tr[data-rank]')].map((tr) => [...tr.children].map((td) => td.textContent)),
       skipped: t('skipped-count'),
     };
   });
@@ -80,6 +81,7 @@ try {
       skipped_injected_elements: document.querySelectorAll('#skipped b').length,
       result: values,
       rank0: [...(document.querySelector('#ranks tr[data-rank="0"]')?.children ?? [])].map((td) => td.textContent),
+      ranks: [...document.querySelectorAll('#ranks tr[data-rank]')].map((tr) => [...tr.children].map((td) => td.textContent)),
       stages: [...document.querySelectorAll('#stages tr')].slice(1).map((tr) => [...tr.children].map((td) => td.textContent)),
       phases: [...document.querySelectorAll('#phases tr')].slice(1).map((tr) => tr.children[0].textContent),
       job: document.getElementById('job').textContent,
