@@ -12,6 +12,7 @@
 #include "cluster/ssh.h"
 #include "status/job_status.h"
 #include "status/status_server.h"
+#include "util/error.h"
 #include "util/job_events.h"
 
 namespace xfer::cli {
@@ -58,6 +59,7 @@ nlohmann::json describe_command(const CLI::App& command) {
           {"command_line", line},
           {"settings", settings},
           {"host", status::this_host_name()},
+          {"ranks", world().size()},
           {"pid", static_cast<int64_t>(getpid())}};
 }
 
@@ -93,6 +95,11 @@ void run_job(const CLI::App& command, const StatusOptions& options, const std::f
   nlohmann::json summary;
   try {
     summary = job();
+  } catch (const RankFailure& e) {
+    job_events::failure(e.what(), e.rank(), e.host());
+    job_events::phase("failed");
+    linger();
+    throw;
   } catch (const std::exception& e) {
     job_events::failure(e.what(), 0, host);
     job_events::phase("failed");

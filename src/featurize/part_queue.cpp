@@ -273,7 +273,7 @@ class Coordinator {
       report.error = message.at("error").get<std::string>();
       job_events::rank(report);
       progress_->finish();
-      fail("rank {} on {} failed: {}", rank, report.host, report.error);
+      throw RankFailure(rank, report.host, fmt::format("rank {} on {} failed: {}", rank, report.host, report.error));
     } else if (type == "bye") {
       report.state = "done";
       ++byes_;

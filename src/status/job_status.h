@@ -4,7 +4,7 @@
 // whether or not anyone watches, and this only copies what it hears.
 //
 // The JSON (schema "xfer-status/1"):
-//   job        what on_start gave (command, command line, settings, host, pid)
+//   job        what on_start gave (command, command line, settings, host, pid, ranks)
 //   phase      listing | featurizing | training | evaluating | predicting | done | failed
 //   finished   true once the phase is done or failed
 //   phases     [{name, started, seconds}]: when each phase began and how long it ran (so far)

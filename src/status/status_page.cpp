@@ -146,7 +146,7 @@ std::string section_phases(const json& s) {
 std::string section_job(const json& s) {
   const json& job = s.value("job", json::object());
   std::string html = "<table>\n";
-  for (const char* key : {"command_line", "host", "pid"})
+  for (const char* key : {"command_line", "host", "pid", "ranks"})
     if (job.contains(key)) html += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", key, text(job[key]));
   const json settings = job.value("settings", json::object());  // a named copy: items() of a temporary dangles
   for (const auto& [key, value] : settings.items())

@@ -28,6 +28,20 @@ class ExitStatus : public Error {
   int code_;
 };
 
+// A failure of another rank of the job, as rank 0 learnt it: whoever reports it (the status page) names that
+// rank and its host rather than the rank that noticed.
+class RankFailure : public Error {
+ public:
+  RankFailure(int rank, std::string host, const std::string& message)
+      : Error(message), rank_(rank), host_(std::move(host)) {}
+  int rank() const { return rank_; }
+  const std::string& host() const { return host_; }
+
+ private:
+  int rank_;
+  std::string host_;
+};
+
 // Throws Error with a formatted message: fail("{}: not a PNG file", path).
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

@@ -141,6 +141,25 @@ TEST(JobStatus, AFailureNamesItsRankAndHost) {
   EXPECT_NE(text.find("FAILED on rank 0 (node1): model.onnx: not an ONNX file"), std::string::npos) << text;
 }
 
+TEST(JobStatus, AnotherRanksFailureNamesThatRankNotRankZero) {
+  JobStatus status("node1");
+  status.on_phase("featurizing");
+  RankReport r0, r1;
+  r0.rank = 0, r0.host = "node1", r0.state = "working";
+  r1.rank = 1, r1.host = "node2", r1.state = "failed", r1.error = "out of memory";
+  status.on_rank(r0);
+  status.on_rank(r1);
+  status.on_failure("rank 1 on node2 failed: out of memory", 1, "node2");
+  status.on_phase("failed");
+  auto j = status.to_json();
+  EXPECT_EQ(j["failure"]["rank"], 1);
+  EXPECT_EQ(j["failure"]["host"], "node2");
+  EXPECT_EQ(j["ranks"][0]["state"], "working") << "rank 0 did not fail";
+  EXPECT_EQ(j["ranks"][1]["state"], "failed");
+  EXPECT_EQ(j["ranks"][1]["error"], "out of memory");
+  EXPECT_NE(render_status_page(j, 1000).find("rank 1 on node2</b>"), std::string::npos);
+}
+
 TEST(JobStatus, AnEvaluationsFiguresAreTheReportsOwnDrawings) {
   JobStatus status("h");
   const std::vector<std::string> classes = {"NORMAL", "PNEUMONIA"};
