@@ -12,6 +12,7 @@ namespace xfer {
 namespace {
 int g_interactive = -1;  // -1: decide from isatty(stderr)
 bool g_enabled = true;
+std::chrono::milliseconds g_plain_line_period{10000};
 
 bool interactive() {
   if (g_interactive < 0) g_interactive = isatty(STDERR_FILENO) ? 1 : 0;
@@ -29,6 +30,7 @@ std::string format_duration(double seconds) {
 
 void Progress::set_interactive(bool value) { g_interactive = value ? 1 : 0; }
 void Progress::set_enabled(bool enabled) { g_enabled = enabled; }
+void Progress::set_plain_line_period(std::chrono::milliseconds period) { g_plain_line_period = period; }
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
@@ -44,6 +46,9 @@ void Progress::advance(int64_t n) {
   auto now = std::chrono::steady_clock::now();
   // Redraw at most 10 times a second: drawing must never cost more than the work.
   if (interactive() && g_enabled && now - last_draw_ > std::chrono::milliseconds(100)) {
+    last_draw_ = now;
+    draw_locked(false);
+  } else if (!interactive() && g_enabled && now - last_draw_ >= g_plain_line_period) {
     last_draw_ = now;
     draw_locked(false);
   }
@@ -86,6 +91,14 @@ void Progress::draw_locked(bool final_line) {
   if (final_line) {
     line = fmt::format("{}: {} {} in {} ({:.1f} {}/s){}{}", label_, done_, unit_, format_duration(elapsed), rate,
                        unit_, detail_.empty() ? "" : ", ", detail_);
+  } else if (!interactive()) {
+    // A log line: no carriage returns or bars, everything a reader of the log needs.
+    std::string eta = (total_ > 0 && rate > 0) ? format_duration(static_cast<double>(total_ - done_) / rate) : "?";
+    std::string share = total_ > 0 ? fmt::format(" ({:.0f}%)", 100.0 * static_cast<double>(done_) /
+                                                                 static_cast<double>(total_))
+                                    : "";
+    line = fmt::format("{}: {}/{} {}{}, {:.1f} {}/s, ETA {}{}{}", label_, done_, total_ > 0 ? std::to_string(total_) : "?",
+                       unit_, share, rate, unit_, eta, detail_.empty() ? "" : ", ", detail_);
   } else {
     constexpr int kWidth = 30;
     double fraction = total_ > 0 ? std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_)) : 0.0;
@@ -98,7 +111,7 @@ void Progress::draw_locked(bool final_line) {
   }
   if (interactive()) {
     std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final_line ? "\n" : "");
-  } else if (final_line) {
+  } else {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   std::fflush(stderr);

@@ -1,6 +1,6 @@
 #pragma once
-// A progress bar for long work: a live bar with items/s and ETA when stderr is a terminal,
-// one summary line when it is not (logs and CI stay readable). Every bar also publishes its count as a job
+// A progress bar for long work: a live bar with items/s and ETA when stderr is a terminal; when it is not (a log
+// file, CI, a batch system), a plain line every 10 s with the same numbers, and a summary line at the end. Every bar also publishes its count as a job
 // event (util/job_events.h) at most 10 times a second, at its start and at its end, so whoever watches the
 // job (the status page) sees the same numbers as the terminal, whether or not a terminal is drawn.
 #include <chrono>
@@ -28,6 +28,8 @@ class Progress {
   // Overridable for tests and for --quiet; true by default when stderr is a TTY.
   static void set_interactive(bool interactive);
   static void set_enabled(bool enabled);
+  // How often the plain lines come when stderr is not a terminal (10 s; tests shorten it).
+  static void set_plain_line_period(std::chrono::milliseconds period);
 
  private:
   void draw_locked(bool final_line);
