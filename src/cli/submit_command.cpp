@@ -15,6 +15,7 @@
 #include "cluster/process.h"
 #include "cluster/ssh.h"
 #include "cluster/submit.h"
+#include "status/status_client.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -75,6 +76,11 @@ void run_submit(const SubmitCommandOptions& o) {
     fail("{}", message);
   }
   if (!o.json) std::cerr << "run: " << printable(plan.argv) << std::endl;
+  // mpirun places rank 0 on the hostfile's first host; srun on the first node of the allocation.
+  if (const auto hint = status::status_page_hint(plan.hosts.empty() ? "the first host" : plan.hosts.front().address,
+                                                 options.command);
+      !o.json && !hint.empty())
+    std::cerr << hint << std::endl;
   if (o.dry_run) return;
   if (!plan.hostfile.empty()) write_file_atomically(hostfile, plan.hostfile);
   const int code = cl::run_foreground(plan.argv);

@@ -121,4 +121,25 @@ std::string format_status_text(const json& status) {
   return out;
 }
 
+std::string status_page_hint(const std::string& rank0_host, const std::vector<std::string>& command) {
+  std::string port, bind = "127.0.0.1";
+  for (size_t i = 0; i < command.size(); ++i) {
+    for (auto [flag, value] : {std::pair{"--status-port", &port}, std::pair{"--status-bind", &bind}}) {
+      const std::string f = flag;
+      if (command[i] == f && i + 1 < command.size()) *value = command[i + 1];
+      else if (command[i].rfind(f + "=", 0) == 0) *value = command[i].substr(f.size() + 1);
+    }
+  }
+  if (port.empty()) return "";
+  if (port == "0")
+    return fmt::format("status: rank 0 on {} serves the job's page on a free port, printed in the job's log "
+                       "(\"status page: ...\")", rank0_host);
+  const std::string url = fmt::format("http://{}:{}/", rank0_host, port);
+  if (bind == "127.0.0.1" || bind == "localhost" || bind == "::1")
+    return fmt::format("status: rank 0 on {0} serves the job's page on its loopback only: ssh -L {1}:127.0.0.1:{1} {0}, "
+                       "then xfer status http://127.0.0.1:{1}/ (or give --status-bind 0.0.0.0 for {2})",
+                       rank0_host, port, url);
+  return fmt::format("status: rank 0 serves the job's page at {0}; watch it with: xfer status {0}", url);
+}
+
 }  // namespace xfer::status

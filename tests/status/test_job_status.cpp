@@ -215,5 +215,14 @@ TEST(StatusPage, TheTerminalTextHasTheNumbers) {
   EXPECT_NE(text.find("d/a/bad.png: truncated"), std::string::npos) << text;
 }
 
+TEST(StatusPage, SubmitSaysWhereRankZeroServesThePage) {
+  EXPECT_EQ(status_page_hint("node1", {"featurize", "--data", "d", "--out", "f"}), "");
+  const auto loopback = status_page_hint("node1", {"featurize", "--status-port", "8080"});
+  EXPECT_NE(loopback.find("ssh -L 8080:127.0.0.1:8080 node1"), std::string::npos) << loopback;
+  const auto open = status_page_hint("10.0.0.5", {"train", "--status-port=9000", "--status-bind", "0.0.0.0"});
+  EXPECT_NE(open.find("xfer status http://10.0.0.5:9000/"), std::string::npos) << open;
+  EXPECT_NE(status_page_hint("node1", {"featurize", "--status-port", "0"}).find("free port"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xfer::status
