@@ -4,6 +4,7 @@
 
 #include "dist/agreement.h"
 #include "dist/wire.h"
+#include "util/sha256.h"
 
 namespace xfer::pipeline {
 namespace {
@@ -19,7 +20,8 @@ int64_t first_row_of_rank(int64_t n, int rank, int size) {
   return q * rank + r * rank / size;
 }
 
-data::FeatureSet load_rows_for_rank(dist::Communicator& comm, const std::filesystem::path& dir) {
+data::FeatureSet load_rows_for_rank(dist::Communicator& comm, const std::filesystem::path& dir,
+                                    bool allow_direct_reads) {
   if (comm.size() == 1) return data::read_feature_set(dir);
 
   data::FeatureManifest manifest;
@@ -31,7 +33,8 @@ data::FeatureSet load_rows_for_rank(dist::Communicator& comm, const std::filesys
     return dist::encode({{"rows", manifest.rows},
                          {"dim", manifest.dim},
                          {"class_names", manifest.class_names},
-                         {"featurizer", manifest.featurizer}});
+                         {"featurizer", manifest.featurizer},
+                         {"manifest_sha256", sha256_file_hex(dir / "manifest.json")}});
   }));
   data::FeatureSet mine;
   mine.dim = header.at("dim").get<int64_t>();
@@ -44,7 +47,32 @@ data::FeatureSet load_rows_for_rank(dist::Communicator& comm, const std::filesys
   mine.features.reserve(static_cast<size_t>(mine.rows * mine.dim));
   mine.labels.reserve(static_cast<size_t>(mine.rows));
 
-  if (comm.rank() == 0) {
+  // Does every rank see the same folder? Then each reads its own share.
+  int64_t blind = 0;
+  if (comm.rank() != 0) {
+    std::error_code ec;
+    const auto path = dir / "manifest.json";
+    blind = !allow_direct_reads || !std::filesystem::exists(path, ec) ||
+            sha256_file_hex(path) != header.at("manifest_sha256").get<std::string>();
+  }
+  comm.allreduce_sum(&blind, 1);
+  if (blind == 0) {
+    if (comm.rank() != 0) manifest = data::read_feature_manifest(dir);
+    int64_t row = 0;
+    for (int k = 0; k < manifest.n_shards() && row < end; ++k) {
+      const int64_t rows = manifest.json.at("shards").at(static_cast<size_t>(k)).at("rows").get<int64_t>();
+      if (row + rows > begin) {
+        const auto shard = data::read_feature_shard(dir, manifest, k);
+        const int64_t from = std::max(begin, row) - row, to = std::min(end, row + rows) - row;
+        mine.features.insert(mine.features.end(), shard.features.begin() + from * mine.dim,
+                             shard.features.begin() + to * mine.dim);
+        mine.labels.insert(mine.labels.end(), shard.labels.begin() + from, shard.labels.begin() + to);
+        if (comm.rank() == 0) mine.paths.insert(mine.paths.end(), shard.paths.begin() + from, shard.paths.begin() + to);
+      }
+      row += rows;
+    }
+    if (comm.rank() == 0) mine.skipped = manifest.skipped;
+  } else if (comm.rank() == 0) {
     mine.skipped = manifest.skipped;
     int64_t row = 0;  // global row of the shard's first row
     for (int k = 0; k < manifest.n_shards(); ++k) {

@@ -61,7 +61,8 @@ featurize::JobInputs list_inputs(const fs::path& data) {
 }
 
 // One rank's whole job: share the list, open the featuriser, featurise to the folder, train on its share.
-JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path& out, bool stage) {
+JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path& out, bool stage,
+                  bool direct_reads = true) {
   auto list = [&] {
     if (stage && comm.rank() != 0) throw Error("this rank cannot see the data (staged)");
     return list_inputs(data);
@@ -80,7 +81,7 @@ JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path
   options.featurize.progress = false;
   JobResult result;
   result.run = featurize::featurize_to_folder(comm, inputs, *featurizer, options, out).run;
-  const auto rows = pipeline::load_rows_for_rank(comm, out);
+  const auto rows = pipeline::load_rows_for_rank(comm, out, direct_reads);
   ml::LogisticRegressionOptions lr;
   lr.reg = 0.05;
   lr.tol = 1e-15;
@@ -94,7 +95,8 @@ JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path
 
 // Runs the job on n rank threads; returns rank 0's result. A failing rank aborts the others, as main does; an
 // interrupted rank other than 0 leaves it to rank 0, which reports what was kept (main does the same).
-JobResult run_on_ranks(int n, const fs::path& data, const fs::path& out, bool stage = false) {
+JobResult run_on_ranks(int n, const fs::path& data, const fs::path& out, bool stage = false,
+                       bool direct_reads = true) {
   auto comms = dist::make_thread_communicators(n);
   std::vector<JobResult> results(static_cast<size_t>(n));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
@@ -102,7 +104,7 @@ JobResult run_on_ranks(int n, const fs::path& data, const fs::path& out, bool st
   for (int r = 0; r < n; ++r)
     threads.emplace_back([&, r] {
       try {
-        results[static_cast<size_t>(r)] = run_job(*comms[static_cast<size_t>(r)], data, out, stage);
+        results[static_cast<size_t>(r)] = run_job(*comms[static_cast<size_t>(r)], data, out, stage, direct_reads);
       } catch (const dist::JobAborted&) {
       } catch (const Interrupted&) {
         errors[static_cast<size_t>(r)] = std::current_exception();
@@ -203,6 +205,12 @@ TEST_F(DistributedJob, TwoThreeAndFourRanksGiveTheSingleProcessResult) {
       EXPECT_FALSE(shard["host"].get<std::string>().empty());
     }
   }
+}
+
+TEST_F(DistributedJob, RowsSentByRankZeroWhenTheRanksCannotReadTheFeatureFolder) {
+  const auto out = root_ / "features-sent";
+  const auto result = run_on_ranks(3, data_, out, false, /*direct_reads=*/false);
+  expect_same_as_single(out, result);
 }
 
 TEST_F(DistributedJob, StagedDataReachesRanksThatCannotListIt) {
