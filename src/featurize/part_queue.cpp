@@ -113,7 +113,7 @@ std::vector<StagedImage> staged_from_json(const json& staged) {
 
 // A worker: asks for parts, computes them, sends the rows back; the same code on every rank.
 void work(WorkerChannel& channel, const std::string& host, const std::vector<data::Sample>& samples,
-          const Featurizer& featurizer, const PartJobOptions& options) {
+          const Featurizer& featurizer, const PartJobOptions& options, std::vector<KeptPart>& kept) {
   const auto n = static_cast<int64_t>(samples.size());
   channel.send({{"type", "ready"}, {"want", 2}, {"host", host}});  // one to compute, one queued so there is never a wait
   std::deque<json> queue;
@@ -155,6 +155,7 @@ void work(WorkerChannel& channel, const std::string& host, const std::vector<dat
                     {"image_index", dist::to_binary(std::span<const int64_t>(rows.image_index))},
                     {"skipped", skipped},
                     {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}});
+      if (options.keep_rows) kept.push_back({part, std::move(rows)});
       continue;
     }
     if (stopped) break;
@@ -390,7 +391,7 @@ PartRunSummary run_parts(dist::Communicator& comm, const std::vector<data::Sampl
   if (comm.rank() != 0) {
     RemoteChannel channel(comm);
     try {
-      work(channel, comm.host(), samples, featurizer, options);
+      work(channel, comm.host(), samples, featurizer, options, summary.kept);
     } catch (const Interrupted&) {
       throw;  // every rank got the signal; rank 0 reports it
     } catch (const std::exception& e) {
@@ -424,7 +425,7 @@ PartRunSummary run_parts(dist::Communicator& comm, const std::vector<data::Sampl
   std::atomic<bool> worker_finished{false};
   std::thread worker([&] {
     try {
-      work(local, comm.host(), samples, featurizer, options);
+      work(local, comm.host(), samples, featurizer, options, summary.kept);
     } catch (const Cancelled&) {
     } catch (...) {
       worker_error = std::current_exception();

@@ -32,6 +32,9 @@ struct PartJobOptions {
   int64_t max_staged_file_bytes = int64_t{512} << 20;  // a file bigger than this is skipped when staging
   FeaturizeOptions featurize;
   std::string label = "featurize";  // names the progress bar and the log lines
+  // Each rank keeps the rows of the parts it computed (PartRunSummary::kept): training then needs no transfer of
+  // features at all. Costs each rank its share of the features in memory.
+  bool keep_rows = false;
 };
 
 // One finished part, as rank 0 receives it: the rows of inputs [first_image, first_image + images).
@@ -57,12 +60,19 @@ class PartSink {
   virtual std::string interrupted_hint(int64_t parts_done, int64_t parts) const;
 };
 
+// A part's rows as the rank that computed it keeps them.
+struct KeptPart {
+  int64_t part = 0;
+  RangeFeatures rows;
+};
+
 struct PartRunSummary {
   int64_t parts = 0;
   int64_t parts_reused = 0;
   int64_t images_computed = 0;  // inputs of the parts computed in this run
   double seconds = 0;
   std::vector<RankReport> ranks;  // rank 0: every rank's final report; other ranks: empty
+  std::vector<KeptPart> kept;     // with keep_rows: the parts this rank computed, in the order it finished them
 };
 
 int64_t part_count(int64_t images, int64_t part_size);

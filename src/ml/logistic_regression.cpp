@@ -24,7 +24,7 @@ constexpr int kSlots = LogisticObjective::kSlots;
 constexpr int64_t kBlockRows = LogisticObjective::kBlockRows;
 
 void validate(const float* x, int64_t n, int64_t d, std::span<const int> labels, int n_classes,
-              const LogisticRegressionOptions& o) {
+              const LogisticRegressionOptions& o, bool distributed) {
   if (!(o.reg >= 0.0) || !std::isfinite(o.reg)) usage_fail("logistic regression: reg must be >= 0 (got {})", o.reg);
   if (!(o.elastic_net >= 0.0 && o.elastic_net <= 1.0))
     usage_fail("logistic regression: elastic_net must be in [0, 1] (got {})", o.elastic_net);
@@ -35,9 +35,10 @@ void validate(const float* x, int64_t n, int64_t d, std::span<const int> labels,
   if (n_classes < 2) usage_fail("logistic regression: needs at least 2 classes (got {})", n_classes);
   if (o.family == "binomial" && n_classes != 2)
     usage_fail("logistic regression: family binomial needs exactly 2 classes (got {})", n_classes);
-  if (n <= 0) fail("logistic regression: no training rows");
+  // One rank of several may hold no rows (more ranks than parts); the whole job must hold some (checked later).
+  if (n < 0 || (n == 0 && !distributed)) fail("logistic regression: no training rows");
   if (d <= 0) fail("logistic regression: no features (d = {})", d);
-  if (x == nullptr) fail("logistic regression: no feature matrix");
+  if (x == nullptr && n > 0) fail("logistic regression: no feature matrix");
   if (static_cast<int64_t>(labels.size()) != n)
     fail("logistic regression: {} labels for {} rows", labels.size(), n);
   for (int64_t i = 0; i < n; ++i)
@@ -200,7 +201,7 @@ LogisticRegressionTrainer::LogisticRegressionTrainer(const float* x, int64_t n, 
                                                      int n_classes, const LogisticRegressionOptions& options,
                                                      std::function<void(double*, size_t)> allreduce_sum)
     : state_(std::make_unique<State>()) {
-  validate(x, n, d, labels, n_classes, options);
+  validate(x, n, d, labels, n_classes, options, static_cast<bool>(allreduce_sum));
   State& s = *state_;
   s.x = x;
   s.n = n;
@@ -217,6 +218,7 @@ LogisticRegressionTrainer::LogisticRegressionTrainer(const float* x, int64_t n, 
   if (s.allreduce_sum) s.allreduce_sum(counts.data(), counts.size());
   double total_rows = 0.0;
   for (double c : counts) total_rows += c;
+  if (total_rows == 0) fail("logistic regression: no training rows on any rank");
   s.class_weight.assign(counts.size(), 1.0);
   if (options.balanced_class_weight)
     for (size_t k = 0; k < counts.size(); ++k)

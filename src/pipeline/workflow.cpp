@@ -84,10 +84,12 @@ TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request
   auto start = std::chrono::steady_clock::now();
   const auto features_dir = request.features_dir.empty() ? default_features_dir(request.out) : request.features_dir;
   job_events::phase("featurizing");
-  const auto folder_job = featurize::featurize_to_folder(comm, inputs, *featurizer, request.parts, features_dir);
-  result.featurize_run = folder_job.run;
+  auto parts = request.parts;
+  parts.keep_rows = true;  // each rank trains on the rows it computed: features never cross the network twice
+  auto folder_job = featurize::featurize_to_folder(comm, inputs, *featurizer, parts, features_dir);
   result.features_reused = folder_job.run.parts > 0 && folder_job.run.parts_reused == folder_job.run.parts;
-  const auto features = load_rows_for_rank(comm, features_dir);
+  const auto features = training_rows(comm, features_dir, std::move(folder_job.run.kept));
+  result.featurize_run = std::move(folder_job.run);
   result.featurize_seconds = seconds_since(start);
 
   // Counts over every rank's rows.

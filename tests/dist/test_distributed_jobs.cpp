@@ -79,9 +79,10 @@ JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path
   options.featurize.batch = 4;
   options.featurize.threads = 1;
   options.featurize.progress = false;
+  options.keep_rows = true;
   JobResult result;
   result.run = featurize::featurize_to_folder(comm, inputs, *featurizer, options, out).run;
-  const auto rows = pipeline::load_rows_for_rank(comm, out, direct_reads);
+  const auto rows = pipeline::training_rows(comm, out, std::move(result.run.kept), direct_reads);
   ml::LogisticRegressionOptions lr;
   lr.reg = 0.05;
   lr.tol = 1e-15;
@@ -207,9 +208,22 @@ TEST_F(DistributedJob, TwoThreeAndFourRanksGiveTheSingleProcessResult) {
   }
 }
 
-TEST_F(DistributedJob, RowsSentByRankZeroWhenTheRanksCannotReadTheFeatureFolder) {
-  const auto out = root_ / "features-sent";
-  const auto result = run_on_ranks(3, data_, out, false, /*direct_reads=*/false);
+TEST_F(DistributedJob, ReusedPartsAreSharedOutReadDirectlyOrSentByRankZero) {
+  // Every part reused: the rows come from the folder, read by each rank itself or sent by rank 0.
+  for (const bool direct : {true, false}) {
+    SCOPED_TRACE(direct);
+    const auto out = root_ / (direct ? "features-reused-direct" : "features-reused-sent");
+    fs::copy(root_ / "features-1", out);
+    const auto result = run_on_ranks(3, data_, out, false, direct);
+    EXPECT_EQ(result.run.parts_reused, 13);
+    expect_same_as_single(out, result);
+  }
+}
+
+TEST_F(DistributedJob, MoreRanksThanPartsStillTrain) {
+  // 13 parts on 16 ranks: three ranks hold no rows at all, yet take part in every allreduce.
+  const auto out = root_ / "features-16";
+  const auto result = run_on_ranks(16, data_, out);
   expect_same_as_single(out, result);
 }
 
