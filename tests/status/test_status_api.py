@@ -220,7 +220,11 @@ with tempfile.TemporaryDirectory() as tmp:
     clients = [threading.Thread(target=flood, args=(k,)) for k in range(8)]
     for c in clients:
         c.start()
+    # Meanwhile a terminal follows the same job: one JSON line each time the status changes, until the end.
+    follower = subprocess.Popen([XFER, "status", job.url, "--watch", "--json", "--interval", "0.2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     status = wait_finished(job.url)
+    followed, follower_err = follower.communicate(timeout=60)
     stop.set()
     for c in clients:
         c.join()
@@ -231,6 +235,11 @@ with tempfile.TemporaryDirectory() as tmp:
     check("every request of the flood was answered (200 or 404)", len(answers) > 20 and not bad,
           f"{len(answers)} requests, unexpected: {bad[:5]}")
     check("the result survived the flood", status["result"] == json.loads(out))
+    lines = [json.loads(line) for line in followed.splitlines()]
+    counts = [(line.get("totals") or {}).get("done", 0) for line in lines]
+    check("xfer status --watch followed the running job to its end", follower.returncode == 0 and len(lines) >= 2
+          and lines[-1]["phase"] == "done" and lines[-1]["result"] == status["result"], follower_err[-300:])
+    check("... its counts never went back", all(a <= b for a, b in zip(counts, counts[1:])), str(counts))
     same = all(open(f"{tmp}/quiet/{f}", "rb").read() == open(f"{tmp}/flooded/{f}", "rb").read()
                for f in os.listdir(f"{tmp}/quiet") if f != "manifest.json")
     check("the features are the same bytes as without the server",
