@@ -1,0 +1,126 @@
+#pragma once
+// Builds a Model's plan for one set of input shapes (internal to nn/). The generic part (nn/plan/builder.cpp)
+// walks the graph: constants and shape arithmetic fold, each node goes to a oneDNN primitive when its family
+// (one file each: convolution, elementwise, attention, shape) has one for the case, else to its reference kernel.
+// A family's planner returns false, or throws dnnl::error, to leave a node to the reference kernel.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nn/model.h"
+#include "nn/plan.h"
+#include "nn/plan/runtime.h"
+
+namespace xfer::nn {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// A weight reordered into the layout a primitive chose, and the plain layout it was read from.
+struct CachedWeight {
+  memory::desc source;  // dims and tag of the weight Tensor's bytes as the primitive reads them
+  memory::desc desc;
+  memory mem;
+  // A blocked fp32 copy holds every value, so the plain weight can be rebuilt from it by a reorder
+  // (Winograd's transformed weights and bf16 copies cannot).
+  bool reversible() const { return desc.data_type() == dt::f32 && desc.data.format_kind == dnnl_blocked; }
+};
+using WeightCopies = std::map<std::string, std::vector<CachedWeight>>;
+
+// Builds a plan while running it once on real inputs: shapes are concrete, constants fold as they appear.
+class Builder {
+ public:
+  Builder(const Graph& g, const CompileOptions& opt, Plan& plan, RunState& st, WeightCopies& weight_cache)
+      : g_(g), opt_(opt), plan_(plan), st_(st), weight_cache_(weight_cache),
+        compute_dt_(opt.precision == Precision::bf16 ? dt::bf16 : dt::f32) {}
+
+  std::vector<Tensor> build(const std::map<std::string, Tensor>& inputs);
+
+ private:
+  const Graph& g_;
+  const CompileOptions& opt_;
+  Plan& plan_;
+  RunState& st_;
+  WeightCopies& weight_cache_;
+  dt compute_dt_;
+  std::map<std::string, int> host_, device_;
+  std::map<int, std::vector<int>> converted_;  // device slot -> its reordered copies
+  std::map<std::string, Tensor> prepared_, prepared_bias_;  // weights rearranged once per node (inner products)
+
+  // ---- slots, steps and the forms of a value (nn/plan/builder.cpp) ----
+  int new_slot(bool device, std::vector<int64_t> shape, DataType type);
+  int new_device_slot(const memory::desc& desc, const std::vector<int64_t>& shape);
+  // Host-side steps run while building (reference kernels need real shapes); oneDNN steps only get their
+  // primitives here and first run on the arena, so building never touches a second copy of every activation.
+  void add_step(Step step);
+  int host_form(const std::string& name);
+  int device_form(const std::string& name);
+  // The value in exactly `desc` (layout and data type), reordered once per distinct desc.
+  int device_as(const std::string& name, const memory::desc& desc);
+  // A constant tensor reordered once into `desc` (cached across plans: weights do not change).
+  memory weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc);
+  void add_node(const Node& node);
+  void fold(const Node& node);
+  void add_reference(const Node& node);
+  void add_primitive(const Node& node, dnnl::primitive prim, std::vector<std::pair<int, int>> args,
+                     std::vector<std::pair<int, memory>> const_args, int out_slot);
+  // The node on oneDNN through its family's planner; false leaves it to the reference kernel.
+  bool try_device(const Node& node);
+
+  // ---- the op families: each plans the ops it lists on oneDNN primitives ----
+  using Planner = bool (Builder::*)(const Node&);
+  struct PlannerEntry {
+    const char* op_type;
+    Planner plan;
+  };
+  static std::vector<PlannerEntry> convolution_planners();
+  static std::vector<PlannerEntry> elementwise_planners();
+  static std::vector<PlannerEntry> attention_planners();
+  static std::vector<PlannerEntry> shape_planners();
+
+  // convolution, pooling, normalisation (nn/plan/convolution.cpp)
+  // A node's fused tail as oneDNN post-ops: a binary add reading `residual` (a conv's residual, a pool's moved
+  // bias), then the activation.
+  dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const;
+  bool conv(const Node& node);
+  bool pool(const Node& node);
+  // A BatchNormalization the passes could not fold into a conv (DenseNet's concat -> BN -> ReLU -> conv): oneDNN's
+  // inference batch norm in the layout its input has, instead of two reorders around the reference kernel.
+  bool batch_norm(const Node& node);
+  bool lrn(const Node& node);
+  // elementwise (nn/plan/elementwise.cpp)
+  bool binary(const Node& node);
+  bool eltwise(const Node& node);
+  // dense and attention (nn/plan/attention.cpp)
+  // Gemm with constant B (and C) or MatMul by a constant 2-D matrix: a oneDNN inner product.
+  bool inner_product(const Node& node);
+  // data movement (nn/plan/shape.cpp)
+  bool concat(const Node& node);
+  // Transpose as a oneDNN reorder from the input's memory viewed with permuted axes (Keras' NHWC <-> NCHW).
+  bool transpose(const Node& node);
+
+  // ---- what is known about a value while building ----
+  bool known(const std::string& name) const { return host_.count(name) || device_.count(name); }
+  bool is_constant(const std::string& name) const {
+    auto it = host_.find(name);
+    return it != host_.end() && plan_.slots[it->second].constant;
+  }
+  std::vector<int64_t> shape_of(const std::string& name) const {
+    auto it = host_.find(name);
+    if (it != host_.end()) return plan_.slots[it->second].constant ? plan_.slots[it->second].value.shape : st_.host[it->second].shape;
+    return plan_.slots[device_.at(name)].shape;
+  }
+  DataType type_of(const std::string& name) const {
+    auto it = host_.find(name);
+    if (it != host_.end()) return plan_.slots[it->second].constant ? plan_.slots[it->second].value.type : st_.host[it->second].type;
+    return DataType::float32;
+  }
+  // By value (shares the bytes): slot storage moves when slots are added.
+  Tensor constant(const std::string& name) const { return plan_.slots[host_.at(name)].value; }
+  bool float_input(const std::string& name) const { return !name.empty() && type_of(name) == DataType::float32; }
+};
+
+}  // namespace xfer::nn

@@ -1,0 +1,103 @@
+// Elementwise ops on oneDNN: broadcast binary arithmetic and activations (eltwise).
+#include "nn/plan/builder.h"
+
+#include <algorithm>
+
+namespace xfer::nn {
+
+std::vector<Builder::PlannerEntry> Builder::elementwise_planners() {
+  return {{"Add", &Builder::binary}, {"Sub", &Builder::binary}, {"Mul", &Builder::binary}, {"Div", &Builder::binary},
+          {"Relu", &Builder::eltwise}, {"LeakyRelu", &Builder::eltwise}, {"Sigmoid", &Builder::eltwise},
+          {"Tanh", &Builder::eltwise}, {"HardSwish", &Builder::eltwise}, {"Clip", &Builder::eltwise}};
+}
+
+bool Builder::binary(const Node& node) {
+  if (node.inputs.size() != 2 || !float_input(node.inputs[1])) return false;
+  std::string a = node.inputs[0], b = node.inputs[1];
+  auto broadcasts_into = [](const std::vector<int64_t>& small, const std::vector<int64_t>& big) {
+    if (small.size() > big.size()) return false;
+    for (size_t i = 0; i < small.size(); ++i) {
+      int64_t s = small[small.size() - 1 - i], g = big[big.size() - 1 - i];
+      if (s != g && s != 1) return false;
+    }
+    return true;
+  };
+  const std::string& op = node.op_type;
+  if (!broadcasts_into(shape_of(b), shape_of(a))) {
+    if ((op == "Add" || op == "Mul") && broadcasts_into(shape_of(a), shape_of(b))) std::swap(a, b);
+    else return false;
+  }
+  const auto as = shape_of(a);
+  if (as.empty() || as.size() > 6 || !device_.count(a)) return false;  // host-only operands: the reference is as good
+  const auto b_shape = shape_of(b);
+  std::vector<int64_t> bs(as.size() - b_shape.size(), 1);
+  bs.insert(bs.end(), b_shape.begin(), b_shape.end());
+  int s0 = device_form(a);
+  int s1;
+  if (device_.count(b) && bs.size() == shape_of(b).size()) {
+    s1 = device_form(b);
+  } else if (host_.count(b)) {
+    // A host operand (typically a constant) viewed with leading 1s as a plain oneDNN memory.
+    s1 = new_slot(true, bs, DataType::float32);
+    plan_.slots[s1].desc = plain_desc(bs);
+    plan_.slots[s1].alias_host = host_.at(b);
+    Step step;
+    step.kind = Step::Kind::to_device;
+    step.inputs = {host_.at(b)};
+    step.outputs = {s1};
+    plan_.slots[s1].shape = shape_of(b);  // the host tensor's own shape, checked at run time
+    add_step(std::move(step));
+  } else {
+    return false;
+  }
+  auto alg = op == "Add" ? dnnl::algorithm::binary_add : op == "Sub" ? dnnl::algorithm::binary_sub
+           : op == "Mul" ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_div;
+  const memory::desc& md0 = plan_.slots[s0].desc;
+  memory::desc md1 = plan_.slots[s1].desc;
+  if (md1.dims() != dims_of(bs)) md1 = md1.reshape(dims_of(bs));
+  memory::desc dst_any(md0.dims(), md0.data_type(), tag::any);
+  dnnl::binary::desc desc(alg, md0, md1, dst_any);
+  dnnl::binary::primitive_desc pd(desc, cpu_engine());
+  if (md1 != plan_.slots[s1].desc) plan_.slots[s1].desc = md1;
+  int dst = new_device_slot(pd.dst_desc(), as);
+  add_primitive(node, dnnl::binary(pd), {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, dst}}, {}, dst);
+  return true;
+}
+
+bool Builder::eltwise(const Node& node) {
+  const std::string& x = node.inputs[0];
+  if (!device_.count(x)) return false;  // a host value: the reference kernel is as good
+  const std::string& op = node.op_type;
+  float alpha = 0, beta = 0;
+  dnnl::algorithm alg;
+  if (op == "Relu") alg = dnnl::algorithm::eltwise_relu;
+  else if (op == "LeakyRelu") { alg = dnnl::algorithm::eltwise_relu; alpha = node.attr_float("alpha", 0.01f); }
+  else if (op == "Sigmoid") alg = dnnl::algorithm::eltwise_logistic;
+  else if (op == "Tanh") alg = dnnl::algorithm::eltwise_tanh;
+  else if (op == "HardSwish") alg = dnnl::algorithm::eltwise_hardswish;
+  else {  // Clip with constant bounds
+    alg = dnnl::algorithm::eltwise_clip_v2;
+    alpha = -3.4e38f;
+    beta = 3.4e38f;
+    if (g_.source.opset < 11) {
+      alpha = std::max(node.attr_float("min", -3.4e38f), -3.4e38f);
+      beta = std::min(node.attr_float("max", 3.4e38f), 3.4e38f);
+    } else {
+      for (size_t i = 1; i < node.inputs.size(); ++i) {
+        if (node.inputs[i].empty()) continue;
+        if (!is_constant(node.inputs[i]) || constant(node.inputs[i]).type != DataType::float32 ||
+            constant(node.inputs[i]).element_count() != 1) return false;
+        (i == 1 ? alpha : beta) = constant(node.inputs[i]).data<float>()[0];
+      }
+    }
+  }
+  int src = device_form(x);
+  const memory::desc& md = plan_.slots[src].desc;
+  dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta);
+  dnnl::eltwise_forward::primitive_desc pd(desc, cpu_engine());
+  int dst = new_device_slot(pd.dst_desc(), plan_.slots[src].shape);
+  add_primitive(node, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
+  return true;
+}
+
+}  // namespace xfer::nn

@@ -1,0 +1,38 @@
+#pragma once
+// The plan's run time (internal to nn/): the CPU engine, a Run's state, and how one plan step executes.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "nn/plan.h"
+
+namespace xfer::nn {
+
+dnnl::engine& cpu_engine();
+dnnl::memory::format_tag plain_tag(size_t rank);
+dnnl::memory::dims dims_of(const std::vector<int64_t>& shape);
+dnnl::memory::desc plain_desc(const std::vector<int64_t>& shape,
+                              dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+
+struct FreeDeleter {
+  void operator()(unsigned char* p) const { std::free(p); }
+};
+
+struct RunState {
+  dnnl::stream stream{cpu_engine()};
+  const Plan* bound = nullptr;
+  std::shared_ptr<Plan> last;  // the plan of the last forward()
+  std::unique_ptr<unsigned char, FreeDeleter> arena;
+  size_t arena_size = 0;
+  std::vector<dnnl::memory> memories;  // per slot (device)
+  std::vector<Tensor> host;            // per slot (host)
+};
+
+void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opset);
+
+// Points the state's device memories at `plan`'s arena (allocated, and every page touched, once).
+void bind(const Plan& plan, RunState& st);
+
+}  // namespace xfer::nn
