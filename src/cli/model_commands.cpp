@@ -178,12 +178,17 @@ void run_bench(const ModelBenchOptions& o) {
   std::string isa = nn::effective_isa();
   std::map<std::string, int> kernel_counts;  // oneDNN implementation -> how many nodes it ran
   for (const auto& [node, impl] : run.onednn_kernels()) ++kernel_counts[impl];
+  // A primitive on one of oneDNN's naive reference kernels is correct but tens of times slower than the rest.
+  const std::vector<std::string> slow = run.reference_primitives();
+  if (!slow.empty())
+    spdlog::warn("{}: {} primitive(s) run on oneDNN's slow reference implementation: {}", o.model, slow.size(),
+                 fmt::join(slow, "; "));
   if (o.json) {
     nlohmann::json j = {{"model", o.model}, {"batch", o.batch}, {"threads", o.threads}, {"precision", o.precision},
                         {"winograd", !o.no_winograd}, {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
                         {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
                         {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()},
-                        {"kernels", kernel_counts}};
+                        {"kernels", kernel_counts}, {"ref_primitives", slow}};
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("model        {}\n", o.model);
@@ -193,6 +198,7 @@ void run_bench(const ModelBenchOptions& o) {
     fmt::print("ms/batch     {:.2f} median, {:.2f} min, {:.2f} mean over {} runs\n", median, times.front(), mean, times.size());
     fmt::print("peak RSS     {:.0f} MB\n", peak_rss_mb());
     for (const auto& [impl, count] : kernel_counts) fmt::print("kernel       {:>4} x {}\n", count, impl);
+    for (const auto& p : slow) fmt::print("ref kernel   {}\n", p);
   }
 }
 

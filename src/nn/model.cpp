@@ -194,6 +194,26 @@ std::map<std::string, std::string> Run::onednn_kernels() const {
   return kernels;
 }
 
+std::vector<std::string> Run::reference_primitives() const {
+  std::vector<std::string> found;
+  if (!state_->last) return found;
+  for (const auto& step : state_->last->steps) {
+    if (step.kind != Step::Kind::primitive && step.kind != Step::Kind::reorder) continue;
+    const char* impl = nullptr;
+    if (dnnl_primitive_desc_query(step.prim.get_primitive_desc(), dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        !impl || std::string(impl).rfind("ref", 0) != 0)
+      continue;
+    if (step.node) found.push_back(fmt::format("node '{}' ({}): {}", step.node->name, step.node->op_type, impl));
+    else {
+      int to = -1;
+      for (const auto& [arg, slot] : step.args) if (arg == DNNL_ARG_TO) to = slot;
+      std::vector<int64_t> shape = to >= 0 ? state_->last->slots[to].shape : std::vector<int64_t>{};
+      found.push_back(fmt::format("reorder [{}]: {}", fmt::join(shape, ","), impl));
+    }
+  }
+  return found;
+}
+
 std::vector<Tensor> Run::forward(const float* input, const std::vector<int64_t>& shape) {
   const Graph& g = model_->graph();
   if (g.inputs.size() != 1) fail("{}: the model has {} inputs; name them", g.source.path, g.inputs.size());

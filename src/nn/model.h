@@ -87,6 +87,9 @@ class Run {
   // Node name -> the oneDNN implementation that ran it (e.g. "jit_wino_4x3:avx512_core"), for the same nodes,
   // and "in place (no copy)" for concats whose inputs were written straight into the output.
   std::map<std::string, std::string> onednn_kernels() const;
+  // The primitives of the last forward() that oneDNN dispatched to a naive reference implementation ("ref:any"),
+  // each as "node 'name' (Op): impl" or "reorder [shape]: impl". Empty is what a fast plan looks like.
+  std::vector<std::string> reference_primitives() const;
 
  private:
   std::shared_ptr<const Model> model_;

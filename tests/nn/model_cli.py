@@ -94,6 +94,10 @@ def main():
         check(f"bench {precision} reports throughput, latency, memory, ISA",
               ok and r.get("images_per_s", 0) > 0 and r.get("ms_per_batch", 0) > 0 and r.get("peak_rss_mb", 0) > 0
               and r.get("precision") == precision and r.get("isa"), b.stdout.strip()[:200] + b.stderr.strip()[-200:])
+        # The net's grouped conv (8 input and 4 output channels per group) used to run on oneDNN's ref:any.
+        check(f"bench {precision} lists no primitive on oneDNN's slow ref: kernels, and warns of none",
+              ok and r.get("ref_primitives") == [] and "slow reference" not in b.stderr,
+              f"ref_primitives={r.get('ref_primitives')}")
 
     bad = os.path.join(tmp, "bad.onnx")
     with open(onnx_path, "rb") as f:

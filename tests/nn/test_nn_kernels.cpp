@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "nn/model.h"
 #include "nn/reference_ops.h"
@@ -36,6 +40,7 @@ Node node(std::string op, std::vector<std::string> in, std::string out, std::map
 struct Case {
   Graph g;
   Tensor x;
+  std::vector<std::string> slow_primitives;  // after check(): what oneDNN ran on its naive ref: kernels
   Case(std::vector<int64_t> shape, uint32_t seed = 1) {
     g.source.format = "test";
     g.source.path = "test";
@@ -69,6 +74,7 @@ struct Case {
     Run run_fast(Model::compile(g, fast)), run_ref(Model::compile(g, ref));
     auto got = run_fast.forward({{"x", x}}).at(0);
     auto ran = run_fast.onednn_nodes();
+    slow_primitives = run_fast.reference_primitives();
     EXPECT_NE(std::find(ran.begin(), ran.end(), onednn_node), ran.end()) << onednn_node << " did not run on oneDNN";
     auto want = run_ref.forward({{"x", x}}).at(0);
     ASSERT_EQ(got.shape, want.shape);
@@ -121,6 +127,53 @@ TEST(OneDnnConv, StridesPadsAsymmetric) {
 }
 TEST(OneDnnConv, Dilations) { conv_case(16, 16, 1, {{"dilations", std::vector<int64_t>{2, 2}}, {"pads", std::vector<int64_t>{2, 2, 2, 2}}}).check("y"); }
 TEST(OneDnnConv, Groups) { conv_case(16, 32, 4, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}).check("y"); }
+// ResNeXt (4, 8, 16 and 32 channels per group) and RegNet (8, 24, 56, ...): groups that are not whole 16-channel
+// blocks must run on jit kernels, not on oneDNN's ref:any (30-60x slower), and give the reference's answer.
+TEST(OneDnnConv, GroupsOfAnyWidthRunOnJitKernels) {
+  for (auto [channels, group, stride] : {std::tuple{128, 32, 1}, {64, 8, 2}, {96, 4, 1}, {48, 2, 1}}) {
+    SCOPED_TRACE(fmt::format("{} channels in {} groups", channels, group));
+    Case c = conv_case(channels, channels, group,
+                       {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{stride, stride}}});
+    c.check("y");
+    EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+  }
+}
+
+// RegNetY's squeeze-excitation after such a conv: the Mul of the conv's output (in nChw8c) by a per-channel
+// [N,C,1,1] scale must not fall to ref:any either (oneDNN's jit binary wants one layout family for both).
+TEST(OneDnnBinary, SqueezeExcitationAfterANarrowGroupedConv) {
+  Case c({2, 64, 14, 14}, 3);
+  c.weight("w", {64, 8, 3, 3}, 1);
+  c.weight("w1", {16, 64, 1, 1}, 2);
+  c.weight("w2", {64, 16, 1, 1}, 4);
+  c.add(node("Conv", {"x", "w"}, "conv", {{"group", int64_t{8}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("GlobalAveragePool", {"conv"}, "pooled"));
+  c.add(node("Conv", {"pooled", "w1"}, "squeeze"));
+  c.add(node("Relu", {"squeeze"}, "squeeze_relu"));
+  c.add(node("Conv", {"squeeze_relu", "w2"}, "excite"));
+  c.add(node("Sigmoid", {"excite"}, "scale"));
+  c.add(node("Mul", {"conv", "scale"}, "y"));
+  c.output("y");
+  c.check("y", /*optimize=*/true);
+  EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+}
+
+// A concat of that conv's output (nChw8c) with a dense conv's (nChw16c) has only oneDNN's ref:any concat:
+// the engine brings both to one layout first.
+TEST(OneDnnConcat, NarrowGroupedConvBesideADenseOne) {
+  for (int64_t batch : {1, 2}) {
+    Case c({batch, 16, 9, 9}, 5);
+    c.weight("wg", {8, 8, 3, 3}, 1);
+    c.weight("wd", {16, 16, 1, 1}, 2);
+    c.add(node("Conv", {"x", "wg"}, "grouped", {{"group", int64_t{2}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    c.add(node("Conv", {"x", "wd"}, "dense"));
+    c.add(node("Concat", {"grouped", "dense"}, "y", {{"axis", int64_t{1}}}));
+    c.output("y");
+    c.check("grouped");
+    EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+  }
+}
+
 TEST(OneDnnConv, Depthwise) { conv_case(32, 32, 32, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}, false).check("y"); }
 TEST(OneDnnConv, AutoPadSameUpper) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
 TEST(OneDnnConv, AutoPadSameLower) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_LOWER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
@@ -477,14 +530,19 @@ TEST(OneDnnConcat, BatchOneWrittenInPlaceNestedAndShared) {
   EXPECT_EQ(run.onednn_kernels().at("n"), "in place (no copy)");
 }
 
-TEST(OneDnnConcat, BatchOneWithTheRawInputCopies) {
-  // The graph input is not written by a oneDNN step, so this concat cannot be assembled in place: it copies.
+TEST(OneDnnConcat, BatchOneWithTheRawInputReorderedIntoPlace) {
+  // The plain graph input beside a blocked conv output: oneDNN has only its ref:any concat for mixed layouts, so
+  // the input is reordered to nChw16c, and at batch 1 that reorder writes it straight into the concat's output.
   Case c({1, 16, 5, 5}, 22);
   c.weight("w1", {16, 16, 1, 1}, 1);
   c.add(node("Conv", {"x", "w1"}, "a"));
   c.add(node("Concat", {"a", "x"}, "y", {{"axis", int64_t{1}}}));
   c.output("y");
-  c.check("y");
+  c.check("a");
+  EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_EQ(run.onednn_kernels().at("y"), "in place (no copy)");
 }
 
 TEST(OneDnnInnerProduct, GemmTransBAlphaBeta) {

@@ -28,6 +28,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL_MODELS = ["inception_v3", "resnet50", "vgg16", "googlenet", "squeezenet1_1", "mobilenet_v2", "densenet121"]
 OPSETS = [11, 13]
+# One model per further family (issue 13), each at one opset in CI, batches 1 and 8: RegNetY (grouped convs of 8
+# channels per group, squeeze-excitation).
+NEWER_MODELS = {"regnet_y_400mf": 13}
 BATCHES = [1, 8]
 REL_TOL = 1e-4
 BF16_MODELS = ["inception_v3", "resnet50"]
@@ -35,13 +38,22 @@ BF16_REL_L2 = 1e-2
 
 
 def ci_cases(models):
-    cases = [(m, o, 1) for m in models for o in OPSETS]
-    cases += [(m, 13, 8) for m in models if m != "vgg16"]
+    classic = [m for m in models if m not in NEWER_MODELS]
+    cases = [(m, o, 1) for m in classic for o in OPSETS]
+    cases += [(m, 13, 8) for m in classic if m != "vgg16"]
+    cases += [(m, NEWER_MODELS[m], b) for m in models if m in NEWER_MODELS for b in BATCHES]
     return cases
 
 
-def full_cases(models):
-    return [(m, o, b) for m in models for o in OPSETS for b in BATCHES]
+def full_cases(models, opsets):
+    return [(m, o, b) for m in models for o in opsets for b in BATCHES]
+
+
+def export_opsets(models, full, opsets):
+    """The opsets each model is exported at: what its cases need."""
+    if full:
+        return {m: opsets for m in models}
+    return {m: [NEWER_MODELS[m]] if m in NEWER_MODELS else OPSETS for m in models}
 
 
 def compare(got_path, want):
@@ -68,7 +80,8 @@ def supports_layer(xfer):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--full", action="store_true", help="every model x opset x batch")
-    p.add_argument("--models", default=",".join(ALL_MODELS))
+    p.add_argument("--models", default=",".join(ALL_MODELS + list(NEWER_MODELS)))
+    p.add_argument("--opsets", default=",".join(map(str, OPSETS)), help="with --full: the opsets of every model")
     p.add_argument("--keep", action="store_true", help="keep xfer's outputs (printed folder)")
     args = p.parse_args()
     xfer = os.environ.get("XFER_BINARY", "xfer")
@@ -77,15 +90,20 @@ def main():
     models = [m for m in args.models.split(",") if m]
 
     start = time.time()
-    subprocess.run([sys.executable, os.path.join(HERE, "torchvision_export.py"), cache, "--models", ",".join(models),
-                    "--opsets", ",".join(map(str, OPSETS)), "--batches", ",".join(map(str, BATCHES))], check=True)
+    opsets = [int(o) for o in args.opsets.split(",") if o]
+    by_opsets = {}
+    for m, o in export_opsets(models, args.full, opsets).items():
+        by_opsets.setdefault(tuple(o), []).append(m)
+    for o, group in by_opsets.items():
+        subprocess.run([sys.executable, os.path.join(HERE, "torchvision_export.py"), cache, "--models", ",".join(group),
+                        "--opsets", ",".join(map(str, o)), "--batches", ",".join(map(str, BATCHES))], check=True)
     print(f"export/cache: {time.time() - start:.1f} s", flush=True)
 
     with_layer = supports_layer(xfer)
     if not with_layer:
         print("features: not compared (xfer model run has no --layer option yet); not counted", flush=True)
 
-    cases = full_cases(models) if args.full else ci_cases(models)
+    cases = full_cases(models, opsets) if args.full else ci_cases(models)
     passed = failed = 0
     out_dir = tempfile.mkdtemp(prefix="xfer-torchvision-")
     print(f"{'model':14} {'opset':>5} {'batch':>5} {'what':8} {'max|diff|':>10} {'max|torch|':>10} "

@@ -106,6 +106,17 @@ int Builder::device_as(const std::string& name, const memory::desc& desc) {
   return d;
 }
 
+int Builder::reordered(int slot, const memory::desc& desc) {
+  const memory::dims dims = desc.dims();
+  int d = new_device_slot(desc, std::vector<int64_t>(dims.begin(), dims.end()));
+  Step step;
+  step.kind = Step::Kind::reorder;
+  step.prim = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), plan_.slots[slot].desc, cpu_engine(), desc));
+  step.args = {{DNNL_ARG_FROM, slot}, {DNNL_ARG_TO, d}};
+  add_step(std::move(step));
+  return d;
+}
+
 // A constant tensor reordered once into `desc` (cached across plans: weights do not change).
 memory Builder::weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc) {
   auto& cached = weight_cache_[key];

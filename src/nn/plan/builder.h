@@ -60,6 +60,8 @@ class Builder {
   int device_form(const std::string& name);
   // The value in exactly `desc` (layout and data type), reordered once per distinct desc.
   int device_as(const std::string& name, const memory::desc& desc);
+  // A reorder of device slot `slot` into `desc`, run every time (device_as caches by value name instead).
+  int reordered(int slot, const memory::desc& desc);
   // A constant tensor reordered once into `desc` (cached across plans: weights do not change).
   memory weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc);
   void add_node(const Node& node);

@@ -2,6 +2,7 @@
 #include "nn/plan/builder.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace xfer::nn {
 
@@ -52,15 +53,35 @@ bool Builder::binary(const Node& node) {
   }
   auto alg = op == "Add" ? dnnl::algorithm::binary_add : op == "Sub" ? dnnl::algorithm::binary_sub
            : op == "Mul" ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_div;
-  const memory::desc& md0 = plan_.slots[s0].desc;
+  memory::desc md0 = plan_.slots[s0].desc;
   memory::desc md1 = plan_.slots[s1].desc;
   if (md1.dims() != dims_of(bs)) md1 = md1.reshape(dims_of(bs));
-  memory::desc dst_any(md0.dims(), md0.data_type(), tag::any);
-  dnnl::binary::desc desc(alg, md0, md1, dst_any);
-  dnnl::binary::primitive_desc pd(desc, cpu_engine());
   if (md1 != plan_.slots[s1].desc) plan_.slots[s1].desc = md1;
-  int dst = new_device_slot(pd.dst_desc(), as);
-  add_primitive(node, dnnl::binary(pd), {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, dst}}, {}, dst);
+  // oneDNN 2.6's jit binary wants both operands in one layout family (plain/nhwc, or nChw16c): a blocked nChw8c
+  // input (a grouped conv's output) or a plain broadcast operand beside a blocked one runs on ref:any, 10-50x
+  // slower. Such pairs are reordered: to nChw16c for 4-D values, else to plain.
+  std::vector<std::pair<memory::desc, memory::desc>> candidates = {{md0, md1}};
+  if (as.size() == 4)
+    candidates.emplace_back(memory::desc(md0.dims(), md0.data_type(), tag::nChw16c),
+                            memory::desc(md1.dims(), md1.data_type(), tag::nChw16c));
+  candidates.emplace_back(memory::desc(md0.dims(), md0.data_type(), plain_tag(as.size())),
+                          memory::desc(md1.dims(), md1.data_type(), plain_tag(as.size())));
+  std::optional<dnnl::binary::primitive_desc> chosen;
+  memory::desc want0, want1;
+  for (const auto& [c0, c1] : candidates) {
+    memory::desc dst_any(c0.dims(), c0.data_type(), tag::any);
+    dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, c0, c1, dst_any), cpu_engine());
+    if (!chosen || !is_reference_impl(pd)) {
+      chosen = pd;
+      want0 = c0;
+      want1 = c1;
+    }
+    if (!is_reference_impl(pd)) break;
+  }
+  if (want0 != md0) s0 = reordered(s0, want0);
+  if (want1 != md1) s1 = reordered(s1, want1);
+  int dst = new_device_slot(chosen->dst_desc(), as);
+  add_primitive(node, dnnl::binary(*chosen), {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, dst}}, {}, dst);
   return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "nn/plan.h"
@@ -15,6 +16,13 @@ dnnl::memory::format_tag plain_tag(size_t rank);
 dnnl::memory::dims dims_of(const std::vector<int64_t>& shape);
 dnnl::memory::desc plain_desc(const std::vector<int64_t>& shape,
                               dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+
+// oneDNN dispatched this primitive to one of its naive reference implementations ("ref:any"): correct but
+// tens of times slower than its jit kernels. Planners avoid them; `model bench` lists any that remain.
+inline bool is_reference_impl(const dnnl::primitive_desc_base& pd) {
+  const char* impl = pd.impl_info_str();
+  return impl && std::string(impl).rfind("ref", 0) == 0;
+}
 
 struct FreeDeleter {
   void operator()(unsigned char* p) const { std::free(p); }

@@ -37,6 +37,23 @@ bool Builder::concat(const Node& node) {
     mds.push_back(plan_.slots[s].desc);
   }
   dnnl::concat::primitive_desc pd(static_cast<int>(axis), mds, cpu_engine());
+  if (is_reference_impl(pd)) {
+    // Inputs in different layouts (a narrow grouped conv's nChw8c beside nChw16c) have only oneDNN's ref:any
+    // concat: reorder them all to one layout, blocked for 4-D values when that has a real kernel, else plain.
+    std::vector<tag> layouts;
+    if (rank == 4) layouts.push_back(tag::nChw16c);
+    layouts.push_back(plain_tag(first.size()));
+    for (tag layout : layouts) {
+      std::vector<memory::desc> same;
+      for (const auto& in : ins) same.emplace_back(dims_of(shape_of(in)), compute_dt_, layout);
+      dnnl::concat::primitive_desc candidate(static_cast<int>(axis), same, cpu_engine());
+      if (is_reference_impl(candidate)) continue;
+      for (size_t i = 0; i < ins.size(); ++i)
+        if (mds[i] != same[i]) srcs[i] = device_as(ins[i], same[i]);
+      pd = candidate;
+      break;
+    }
+  }
   int dst = new_device_slot(pd.dst_desc(), ys);
   std::vector<std::pair<int, int>> args = {{DNNL_ARG_DST, dst}};
   for (size_t i = 0; i < srcs.size(); ++i) args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i]);
