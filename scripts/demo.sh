@@ -24,11 +24,10 @@ mkdir -p "$out"
 "$xfer" data import-idx --images $fm/t10k-images-idx3-ubyte.gz --labels $fm/t10k-labels-idx1-ubyte.gz \
   --class-names $classes --limit "$n_test" --out "$out/fashion-mnist/test"
 
-# L2 strength 1/n: the same penalty as scikit-learn's default (C = 1), so the figures compare with its baselines.
-reg=$(awk "BEGIN { print 1 / $n_train }")
+# No --reg: xfer chooses the L2 strength by stratified 5-fold cross-validation on the cached features (--reg auto).
 
 echo "== baseline: logistic regression on raw pixels"
-"$xfer" train --data "$out/fashion-mnist/train" --model pixels --reg "$reg" --out "$out/pixels.pipeline.json"
+"$xfer" train --data "$out/fashion-mnist/train" --model pixels --out "$out/pixels.pipeline.json"
 "$xfer" evaluate --pipeline "$out/pixels.pipeline.json" --data "$out/fashion-mnist/test" \
   --json "$out/pixels.metrics.json" --report "$out/pixels-report"
 
@@ -36,7 +35,7 @@ echo "== transfer learning: pretrained InceptionV3 features + logistic regressio
 # nsfwjs kept Keras' ImageNet weights frozen up to mixed5 and fine-tuned the layers after it for its own task,
 # so mixed5 (average-pooled, 768 values) is the last layer that still holds general ImageNet features.
 node scripts/fetch-nsfwjs.mjs --model inception_v3 >/dev/null   # into the model cache, once
-"$xfer" train --data "$out/fashion-mnist/train" --model nsfwjs_inception_v3 --layer mixed5 --pool avg --reg "$reg" \
+"$xfer" train --data "$out/fashion-mnist/train" --model nsfwjs_inception_v3 --layer mixed5 --pool avg \
   --features "$out/features/inception_v3-mixed5-train" --out "$out/inception_v3.pipeline.json"
 "$xfer" evaluate --pipeline "$out/inception_v3.pipeline.json" --data "$out/fashion-mnist/test" \
   --json "$out/inception_v3.metrics.json" --report "$out/report"

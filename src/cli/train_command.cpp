@@ -60,9 +60,10 @@ void add_train_command(CLI::App& app) {
                  result.featurize_seconds);
       if (comm.size() > 1) fmt::print("ranks: {} (rows shared out, gradients summed by allreduce)\n", comm.size());
       if (result.cross_validation) fmt::print("{}", result.cross_validation->to_table());
-      fmt::print("training: {} iterations ({}), {:.2f} s; training accuracy {:.4f}\n",
-                 p.classifier.summary.iterations, p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason,
-                 result.train_seconds, result.train_accuracy);
+      fmt::print("training: {}{} iterations ({}), {:.2f} s{}; training accuracy {:.4f}\n",
+                 result.cross_validation ? "the fit on all rows at the chosen reg, " : "", p.classifier.summary.iterations,
+                 p.classifier.summary.converged ? "converged" : p.classifier.summary.stop_reason, result.train_seconds,
+                 result.cross_validation ? " with cross-validation" : "", result.train_accuracy);
       std::fflush(stdout);
       return nlohmann::json{{"pipeline", request->out.string()},
                             {"images", result.n_images},

@@ -60,8 +60,10 @@ struct CrossValidationOptions {
   std::vector<double> elastic_net_values;  // empty: the one value of the training options
   std::string metric = "log_loss";         // log_loss | accuracy | roc_auc
   int patience = 2;                        // grid values without improvement before a path stops; 0: never
-  double tol = 0.0;                        // the fold fits' tol when above the training tol (which the final fit
-                                           // always uses); 0: the training tol
+  // The fold fits' tol when above the training tol; the final fit always uses the training tol. Scores only rank
+  // the grid: at 1e-5 the choice matched the exact one on every data set tested, at a third fewer iterations than
+  // 1e-6 (tests/ml/test_cross_validation_sklearn.py, bench/ml/bench_cross_validation.py). 0: the training tol.
+  double tol = 1e-5;
   int threads = 0;                         // 0: OpenMP's maximum
   std::vector<int> fold_of_row;            // given folds (one index in [0, folds) per row); empty: stratified_folds
 };

@@ -81,7 +81,7 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
 #pragma omp parallel num_threads(static_cast<int>(scratch_.size()))
   {
     ThreadScratch& scratch = scratch_[static_cast<size_t>(omp_get_thread_num())];
-#pragma omp for schedule(static)
+#pragma omp for schedule(static, 1)  // slot s on thread s % T: with few blocks (small n) every thread still gets some
     for (int slot = 0; slot < kSlots; ++slot) {
       auto grad = slot_gradient_.middleRows(int64_t{slot} * K, K);
       double loss = 0.0;

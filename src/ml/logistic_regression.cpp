@@ -62,7 +62,7 @@ Eigen::VectorXd weighted_column_sums(const float* x, int64_t n, int64_t d, const
                                      F f) {
   Eigen::MatrixXd slots = Eigen::MatrixXd::Zero(d, kSlots);
   const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static, 1)  // slot s on thread s % T (see logistic_objective.cpp)
   for (int slot = 0; slot < kSlots; ++slot) {
     double* acc = slots.col(slot).data();
     for (int64_t block = slot; block < n_blocks; block += kSlots) {

@@ -16,8 +16,9 @@ and scores every fold at every grid value. This test checks, independently:
     sklearn's fit on all rows at that value (coefficients to 1e-4 relative);
   - early stopping (patience) only drops grid values past the best: the chosen value is the same, and the scores
     it did compute are the same;
-  - at the default precision of the fold fits the choice is the same and the scores are within 5e-3 of the exact
-    ones;
+  - at the default precision of the fold fits (--cv-tol 1e-5, for speed) the choice is the same, the mean scores are
+    within 2e-3 of the exact ones and each fold's within 1e-2 (near-separable folds at the smallest reg are the
+    loosest: their objective is flat where the validation loss still moves);
   - the result is the same bytes with 1 and 2 threads.
 The comparisons run with tight tolerances (--tol and --cv-tol 1e-12) so that both sides are at the optimum.
 Usage: test_cross_validation_sklearn.py ML_TOOL
@@ -194,10 +195,12 @@ def case(name, x, y, k, folds=5, metric="log_loss", elastic_net=None, balanced=F
 
     # The default precision of the fold fits: same choice, scores close.
     quick, _, _ = run_cv(name + "-default-tol", x, y, k, common + ["--patience", "0"])
-    err = max(np.abs(np.array(q["fold_scores"]) - np.array(e["fold_scores"])).max()
-              for q, e in zip(quick["grid"], result["grid"]) if q["fold_scores"] and e["fold_scores"])
-    checks.check(f"{name}/default-cv-tol-same-choice", quick["chosen"]["index"] == chosen and err < 5e-3,
-                 f"max |score - exact| {err:.1e}")
+    pairs = [(q, e) for q, e in zip(quick["grid"], result["grid"]) if q["fold_scores"] and e["fold_scores"]]
+    err = max(np.abs(np.array(q["fold_scores"]) - np.array(e["fold_scores"])).max() for q, e in pairs)
+    err_mean = max(abs(q["mean"] - e["mean"]) for q, e in pairs)
+    checks.check(f"{name}/default-cv-tol-same-choice",
+                 quick["chosen"]["index"] == chosen and err_mean < 2e-3 and err < 1e-2,
+                 f"max |mean - exact| {err_mean:.1e}, |fold score - exact| {err:.1e}")
     return result
 
 
