@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <thread>
 
@@ -22,6 +24,60 @@ namespace {
 
 constexpr auto kCacheAge = std::chrono::milliseconds(250);
 constexpr int kWorkerThreads = 4;
+// A page polls once a second over one connection. Past this many new connections a second (each serving at most
+// kRequestsPerConnection requests) the server does not work harder: the next connection waits in the kernel's
+// backlog (kBacklog deep, so none is dropped) until its turn. A flood then costs the job a bounded share of one
+// core, and its connections cannot use up the process's file descriptors, which the job needs for its images.
+constexpr double kConnectionsPerSecond = 50;
+constexpr double kConnectionBurst = 20;
+constexpr int kRequestsPerConnection = 5;
+constexpr int kBacklog = 1024;
+// Connections accepted but not yet served hold a file descriptor each: past this many, accepting waits too (idle
+// connections can keep every worker busy until their read times out).
+constexpr int kMaxWaitingConnections = 32;
+
+// The accept loop hands every new connection to this queue; past the rate, or with too many waiting already, it
+// waits before taking the next one.
+class ThrottledPool : public httplib::TaskQueue {
+ public:
+  explicit ThrottledPool(size_t threads) : pool_(threads), tokens_(kConnectionBurst), last_(Clock::now()) {}
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::unique_lock lock(mutex_);
+      started_.wait(lock, [&] { return waiting_ < kMaxWaitingConnections; });
+      ++waiting_;
+    }
+    const auto now = Clock::now();
+    tokens_ = std::min(kConnectionBurst,
+                       tokens_ + std::chrono::duration<double>(now - last_).count() * kConnectionsPerSecond);
+    last_ = now;
+    if (tokens_ < 1) {
+      std::this_thread::sleep_for(std::chrono::duration<double>((1 - tokens_) / kConnectionsPerSecond));
+      tokens_ = 1;
+      last_ = Clock::now();
+    }
+    tokens_ -= 1;
+    pool_.enqueue([this, fn = std::move(fn)] {
+      {
+        std::lock_guard lock(mutex_);
+        --waiting_;
+      }
+      started_.notify_one();
+      fn();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  httplib::ThreadPool pool_;
+  double tokens_;  // only the accept loop's thread calls enqueue
+  Clock::time_point last_;
+  std::mutex mutex_;
+  std::condition_variable started_;
+  int waiting_ = 0;
+};
 
 // One cached body: remade when the job has published something new, or when it is older than kCacheAge
 // (the JSON holds the clock: elapsed time, heartbeat ages).
@@ -87,6 +143,7 @@ struct StatusServer::Impl {
   int port = 0;
   httplib::Server server;
   std::thread thread;
+  int socket = -1;  // the listening socket
   CachedBody json_cache, page_cache;
 };
 
@@ -96,18 +153,20 @@ StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::s
   impl.status = std::move(status);
   impl.bind = bind;
   auto& server = impl.server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
-  server.set_keep_alive_max_count(20);
+  server.new_task_queue = [] { return new ThrottledPool(kWorkerThreads); };
+  server.set_keep_alive_max_count(kRequestsPerConnection);
   server.set_keep_alive_timeout(2);
-  server.set_read_timeout(5);
+  server.set_read_timeout(2);  // a page's request follows its connection at once; an idle one is dropped soon
   server.set_write_timeout(5);
   server.set_payload_max_length(1024);  // GET only: a request has no body worth reading
   // cpp-httplib sets SO_REUSEPORT by default, which lets a second process listen on the same port and take
   // some of the connections: a busy port must be an error instead. SO_REUSEADDR alone still allows a restart
   // while the last run's connections linger in TIME_WAIT.
-  server.set_socket_options([](socket_t sock) {
+  Impl* self = impl_.get();
+  server.set_socket_options([self](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    self->socket = sock;
   });
   server.set_default_headers({
       {"Cache-Control", "no-store"},
@@ -143,7 +202,6 @@ StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::s
     response.status = 500;
     response.set_content("500 the status could not be drawn\n", "text/plain; charset=utf-8");
   });
-  Impl* self = impl_.get();
   server.Get("/", [self](const httplib::Request& request, httplib::Response& response) {
     const int refresh = refresh_ms(request);
     // The page embeds its refresh period: cached per period asked (in practice one).
@@ -165,6 +223,8 @@ StatusServer::StatusServer(std::shared_ptr<const JobStatus> status, const std::s
   impl.port = port == 0 ? server.bind_to_any_port(bind) : (server.bind_to_port(bind, port) ? port : -1);
   if (impl.port <= 0)
     fail("status page: cannot listen on {}:{} (address in use, or not an address of this machine)", bind, port);
+  // A deeper backlog than cpp-httplib's, for the connections that wait their turn (listen again only resizes it).
+  if (impl.socket >= 0) ::listen(impl.socket, kBacklog);
   impl.thread = std::thread([self] {
     // The server's threads (this one and the workers it starts, which inherit it) run at the lowest priority:
     // when the job keeps every core busy, a flood of requests is answered out of nice 19's share of the CPU

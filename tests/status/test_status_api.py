@@ -7,8 +7,9 @@ jobs of the real binary:
 - security: loopback only by default (the kernel's socket table), GET only (405 for every other method), 404 for
   unknown paths and every path-traversal spelling with no file's contents, 403 for a foreign Host header, a busy
   port refused before the job starts, a warning when told to listen on every address;
-- a bounded flood of requests from 8 local clients during a featurisation neither stops the job nor changes its
-  result: the features are the same bytes as those of the same job run without a server."""
+- a flood of requests from 8 local clients during a featurisation neither stops the job nor changes its result
+  (the features are the same bytes as those of the same job run without a server); `xfer status --watch` follows
+  that job to its end meanwhile; 300 idle connections do not take the job's file descriptors."""
 import json
 import os
 import re
@@ -246,5 +247,27 @@ with tempfile.TemporaryDirectory() as tmp:
           same and sorted(os.listdir(f"{tmp}/quiet")) == sorted(os.listdir(f"{tmp}/flooded")),
           str(os.listdir(f"{tmp}/quiet")))
     print(f"flood: {len(answers)} requests answered during the job")
+
+    # --- 300 connections that never send a request: the page may be slow for others meanwhile, but accepting
+    # waits once a few dozen wait to be served, so they cannot take the file descriptors the job needs ---
+    job = Job(XFER, *common, "--out", f"{tmp}/idle", "--status-port", 0)
+    port = int(job.url.rsplit(":", 1)[1].strip("/"))
+    fds_before = len(os.listdir(f"/proc/{job.proc.pid}/fd"))
+    idle = []
+    for _ in range(300):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        idle.append(s)
+    time.sleep(1)
+    fds_during = len(os.listdir(f"/proc/{job.proc.pid}/fd")) if job.proc.poll() is None else None
+    for s in idle:
+        s.close()
+    code, out, err = job.finish()
+    check("300 idle connections hold few of the job's file descriptors",
+          fds_during is not None and fds_during - fds_before < 60, f"{fds_before} before, {fds_during} during")
+    check("... and the job finishes with the same features", code == 0 and all(
+        open(f"{tmp}/quiet/{f}", "rb").read() == open(f"{tmp}/idle/{f}", "rb").read()
+        for f in os.listdir(f"{tmp}/quiet") if f != "manifest.json"), err[-300:])
 
 checks.finish()
