@@ -28,7 +28,7 @@ constexpr int kWorkerThreads = 4;
 // kRequestsPerConnection requests) the server does not work harder: the next connection waits in the kernel's
 // backlog (kBacklog deep, so none is dropped) until its turn. A flood then costs the job a bounded share of one
 // core, and its connections cannot use up the process's file descriptors, which the job needs for its images.
-constexpr double kConnectionsPerSecond = 50;
+constexpr double kConnectionsPerSecond = 25;
 constexpr double kConnectionBurst = 20;
 constexpr int kRequestsPerConnection = 5;
 constexpr int kBacklog = 1024;

@@ -6,7 +6,7 @@
 // Everything else is 404; methods other than GET (and HEAD, GET without the body) are 405. It serves no file
 // and runs nothing. Bound to loopback (the default), it also refuses requests whose Host header names another
 // host, so a web page elsewhere cannot read it through DNS rebinding. A few worker threads at the lowest CPU
-// priority (nice 19) answer, answers are cached for a quarter of a second, and past 50 new connections a second
+// priority (nice 19) answer, answers are cached for a quarter of a second, and past 25 new connections a second
 // the next ones wait their turn in the kernel's backlog: a flood of requests costs the job a bounded little and
 // never blocks it (measured by bench/status/).
 #include <memory>
