@@ -62,6 +62,9 @@ class Communicator {
   // this tag from any source, if one has arrived.
   virtual void send(int destination, int tag, const Bytes& bytes) = 0;
   virtual std::optional<Message> try_receive(int tag) = 0;
+  // Waits until the messages this rank sent have left it (MPI moves a large message only while both ends are in
+  // MPI calls: a rank about to compute for a while flushes first, so its result does not wait for it).
+  virtual void flush() {}
 
   // Ends the whole job with this exit code: MPI_Abort under MPI (every rank on every host is killed); in one
   // process it marks the job aborted, throws JobAborted here and in every rank that waits.

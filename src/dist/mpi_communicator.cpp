@@ -10,7 +10,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <list>
 
@@ -22,7 +24,12 @@
 namespace xfer::dist {
 namespace {
 
-constexpr size_t kChunkBytes = size_t{1} << 30;  // 1 GiB: well inside int
+// 1 GiB: well inside int. XFER_MPI_CHUNK_BYTES lowers it, so tests exercise the cutting with small messages.
+const size_t kChunkBytes = [] {
+  const char* env = std::getenv("XFER_MPI_CHUNK_BYTES");
+  const long long value = env ? std::atoll(env) : 0;
+  return value >= 64 && value <= (1LL << 30) ? static_cast<size_t>(value) : size_t{1} << 30;
+}();
 constexpr size_t kChunkValues = size_t{1} << 26;
 constexpr int kContinuationTagOffset = 1 << 20;  // tags of a long message's later pieces: tag + offset
 constexpr int kGatherTag = (1 << 20) - 1;
@@ -122,14 +129,18 @@ class MpiCommunicator final : public Communicator {
     sends_.push_back(std::move(s));
   }
 
+  void flush() override {
+    for (auto& s : sends_)
+      check(MPI_Waitall(static_cast<int>(s.requests.size()), s.requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    sends_.clear();
+  }
+
   std::optional<Message> try_receive(int tag) override {
     reap_sends();
     // A message of this tag whose transfer completed earlier comes first (in arrival order).
     for (auto it = receives_.begin(); it != receives_.end(); ++it) {
       if (it->tag != tag) continue;
-      int done = 0;
-      check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      if (!done) return std::nullopt;  // keep per-tag arrival order
+      if (!test_for_a_while(it->request)) return std::nullopt;  // keep per-tag arrival order
       Message m = finish_receive(*it);
       receives_.erase(it);
       return m;
@@ -146,9 +157,7 @@ class MpiCommunicator final : public Communicator {
     r.tag = tag;
     r.wire.resize(static_cast<size_t>(count));
     check(MPI_Imrecv(r.wire.data(), count, MPI_BYTE, &handle, &r.request), "MPI_Imrecv");
-    int done = 0;
-    check(MPI_Test(&r.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (done) return finish_receive(r);
+    if (test_for_a_while(r.request)) return finish_receive(r);
     receives_.push_back(std::move(r));
     return std::nullopt;
   }
@@ -183,16 +192,28 @@ class MpiCommunicator final : public Communicator {
     m.source = r.source;
     m.tag = r.tag;
     m.bytes.assign(r.wire.begin() + 8, r.wire.end());
-    while (m.bytes.size() < n) {
-      const size_t offset = m.bytes.size();
-      m.bytes.resize(n);
-      const size_t first = offset + 8;  // position of this piece in the sender's framed buffer
+    size_t received = m.bytes.size();
+    m.bytes.resize(n);
+    while (received < n) {
+      const size_t first = received + 8;  // position of this piece in the sender's framed buffer
       const int piece = static_cast<int>(std::min(kChunkBytes, static_cast<size_t>(n) + 8 - first));
-      check(MPI_Recv(m.bytes.data() + offset, piece, MPI_BYTE, r.source, r.tag + kContinuationTagOffset, comm_,
+      check(MPI_Recv(m.bytes.data() + received, piece, MPI_BYTE, r.source, r.tag + kContinuationTagOffset, comm_,
                      MPI_STATUS_IGNORE),
             "MPI_Recv");
+      received += static_cast<size_t>(piece);
     }
     return m;
+  }
+
+  // MPI moves a large message a piece per call: keep calling for a few milliseconds (the sender is usually in MPI
+  // too, flushing), but never longer, so a sender busy computing cannot stall this rank.
+  static bool test_for_a_while(MPI_Request& request) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+    int done = 0;
+    do {
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    } while (!done && std::chrono::steady_clock::now() < until);
+    return done != 0;
   }
 
   void blocking_send(int destination, int tag, const Bytes& bytes) {

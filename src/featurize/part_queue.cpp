@@ -52,7 +52,11 @@ class WorkerChannel {
 class RemoteChannel final : public WorkerChannel {
  public:
   explicit RemoteChannel(dist::Communicator& comm) : comm_(comm) {}
-  void send(json message) override { comm_.send(0, kToCoordinator, dist::encode(message)); }
+  void send(json message) override {
+    const bool result = message.at("type") == "result";
+    comm_.send(0, kToCoordinator, dist::encode(message));
+    if (result) comm_.flush();  // the rows leave now, not a batch later
+  }
   std::optional<json> try_receive() override {
     auto m = comm_.try_receive(kToWorker);
     if (!m) return std::nullopt;
