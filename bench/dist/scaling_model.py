@@ -29,8 +29,9 @@ def model(a, n, hosts):
     featurize_1 = a.start_s + max(n / host_rate, storage) + min(a.part_size, n) / host_rate
 
     feature_bytes = n * dim * 4
-    # Rows reach the ranks: read in parallel from shared storage (each rank its share) or sent by rank 0.
-    scatter = 0.0 if hosts == 1 else feature_bytes / (a.storage_gbs * 1e9)
+    # Each rank trains on the rows it computed: no feature crosses the network again (a rerun that reuses parts
+    # reads them back: not modelled here).
+    scatter = 0.0
     share = feature_bytes / hosts
     pass_s = share / min(a.mem_gbs_core * a.cores * 1e9, a.mem_gbs_host * 1e9)
     evaluation = 2 * pass_s  # X W and G^T X: two passes over the rows
