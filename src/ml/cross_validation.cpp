@@ -401,7 +401,13 @@ CrossValidationResult cross_validate_logistic_regression(const float* x, int64_t
   }
   start.coefficients /= static_cast<double>(fold_models.size());
   start.intercepts /= static_cast<double>(fold_models.size());
-  result.model = full_trainer->fit(regs[best_alpha][best_row[best_alpha]], alphas[best_alpha], &start);
+  // The final fit is the one a watcher follows: it gets its own bar, and so its objective reaches the status page
+  // (the folds', fitted in parallel, would interleave).
+  std::optional<Progress> refit_progress;
+  if (progress) refit_progress.emplace("train", options.max_iter, "iterations");
+  result.model = full_trainer->fit(regs[best_alpha][best_row[best_alpha]], alphas[best_alpha], &start,
+                                   refit_progress ? &*refit_progress : nullptr);
+  if (refit_progress) refit_progress->finish();
   if (progress) progress->advance(1);
   result.refit_iterations = result.model.summary.iterations;
   result.fits = total_fits + 1;

@@ -110,8 +110,9 @@ int progress(void* instance, const lbfgsfloatval_t* /*x*/, const lbfgsfloatval_t
   auto* state = static_cast<OptimiserState*>(instance);
   state->summary->objective_history.push_back(fx);  // liblbfgs includes the L1 term here in OWL-QN mode
   state->summary->iterations = state->iteration_offset + k;
-  job_events::loss(state->summary->iterations, fx);
   if (state->progress) {
+    // Only a fit with a bar publishes its objective: cross-validation's fold fits, run in parallel, have none.
+    job_events::loss(state->summary->iterations, fx);
     state->progress->set_detail(fmt::format("objective {:.6g}", fx));
     state->progress->advance(1);
   }

@@ -98,6 +98,20 @@ with tempfile.TemporaryDirectory() as tmp:
           [(s["label"], s["state"]) for s in status["stages"]] == [("featurize", "complete"), ("train", "complete")],
           str(status["stages"]))
 
+    # --- train with --reg chosen by cross-validation: the loss drawn is the final fit's alone ---
+    job = Job(XFER, "train", "--data", data, "--model", "pixels", "--out", f"{tmp}/cv.json", "--status-port", 0,
+              "--status-linger", 60)
+    status = wait_finished(job.url)
+    job.stop_lingering()
+    code, out, err = job.finish()
+    check("train --reg auto exits 0", code == 0, err[-300:])
+    check("train --reg auto: stages featurize, cross-validation, then the final fit",
+          [s["label"] for s in status["stages"]] == ["featurize", "cross-validation", "train"],
+          str([s["label"] for s in status["stages"]]))
+    check("train --reg auto: the loss is the final fit's, one point per iteration (no fold's mixed in)",
+          [p[0] for p in status["loss"]] == list(range(1, status["result"]["iterations"] + 1)),
+          f"{len(status['loss'])} points, {status['result']['iterations']} iterations")
+
     # --- evaluate: every key of --json equals the page's result; figures drawn ---
     job = Job(XFER, "evaluate", "--pipeline", pipe, "--data", data, "--json", "-", "--status-port", 0,
               "--status-linger", 60)
