@@ -26,7 +26,8 @@ def model(a, n, hosts):
     storage = n * a.image_kb * 1e3 / (a.storage_gbs * 1e9)
     part_tail = min(a.part_size, n / hosts) / host_rate  # the last parts finish within one part of each other
     featurize = a.start_s + max(compute, storage) + part_tail
-    featurize_1 = a.start_s + max(n / host_rate, storage) + min(a.part_size, n) / host_rate
+    one_process = per_core * a.cores  # one host without MPI: no part queue, no messages
+    featurize_1 = a.start_s + max(n / one_process, storage) + min(a.part_size, n) / one_process
 
     feature_bytes = n * dim * 4
     # Each rank trains on the rows it computed: no feature crosses the network again (a rerun that reuses parts
