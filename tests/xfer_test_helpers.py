@@ -47,3 +47,28 @@ def run(cmd, env=None, check=True):
         print(result.stderr, file=sys.stderr)
         raise SystemExit(f"command failed ({result.returncode}): {' '.join(str(c) for c in cmd)}")
     return result
+
+
+def feature_rows(folder):
+    """A features folder read with numpy and json alone: ({path: the row's float32 bytes}, manifest, paths in
+    order), for byte-for-byte comparisons of two runs."""
+    import json
+
+    import numpy as np
+
+    with open(os.path.join(folder, "manifest.json")) as f:
+        manifest = json.load(f)
+    rows, paths = {}, []
+    for shard in manifest["shards"]:
+        x = np.load(os.path.join(folder, shard["features"]))
+        with open(os.path.join(folder, shard["index"])) as f:
+            for i, line in enumerate(f):
+                path = json.loads(line)["path"]
+                rows[path] = x[i].tobytes()
+                paths.append(path)
+    return rows, manifest, paths
+
+
+def mpi_env(**extra):
+    """The environment for mpirun in tests: root allowed (CI runs as root), plus extra variables."""
+    return dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **extra)

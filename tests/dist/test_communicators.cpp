@@ -4,47 +4,23 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <functional>
 #include <numeric>
 #include <thread>
 
 #include "dist/agreement.h"
 #include "dist/communicator.h"
 #include "dist/wire.h"
+#include "rank_threads.h"
 
 namespace xfer::dist {
 namespace {
-
-// Runs body(comm) on n rank threads; an exception on a rank aborts the job (as main does) and is rethrown.
-void run_ranks(int n, const std::function<void(Communicator&)>& body) {
-  auto comms = make_thread_communicators(n);
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        body(*comms[static_cast<size_t>(r)]);
-      } catch (const JobAborted&) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-        try {
-          comms[static_cast<size_t>(r)]->abort(1, "rank failed");
-        } catch (...) {
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
 
 class Ranks : public ::testing::TestWithParam<int> {};
 
 TEST_P(Ranks, AllreduceGivesEveryRankTheSameSum) {
   const int n = GetParam();
   std::vector<std::vector<double>> seen(static_cast<size_t>(n));
-  run_ranks(n, [&](Communicator& comm) {
+  run_rank_threads(n, [&](Communicator& comm) {
     std::vector<double> v(1000);
     for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1 * static_cast<double>(i) + 1.0 / (comm.rank() + 3);
     comm.allreduce_sum(v.data(), v.size());
@@ -64,7 +40,7 @@ TEST_P(Ranks, AllreduceGivesEveryRankTheSameSum) {
 
 TEST_P(Ranks, BroadcastGatherAndMessages) {
   const int n = GetParam();
-  run_ranks(n, [&](Communicator& comm) {
+  run_rank_threads(n, [&](Communicator& comm) {
     Bytes b = comm.rank() == 1 % n ? Bytes(100000, 7) : Bytes{};
     comm.broadcast(b, 1 % n);
     EXPECT_EQ(b, Bytes(100000, 7));

@@ -19,6 +19,7 @@
 #include "image/encode.h"
 #include "ml/logistic_regression.h"
 #include "pipeline/distributed_rows.h"
+#include "rank_threads.h"
 #include "util/interrupt.h"
 #include "util/job_events.h"
 
@@ -94,38 +95,13 @@ JobResult run_job(dist::Communicator& comm, const fs::path& data, const fs::path
   return result;
 }
 
-// Runs the job on n rank threads; returns rank 0's result. A failing rank aborts the others, as main does; an
-// interrupted rank other than 0 leaves it to rank 0, which reports what was kept (main does the same).
+// Runs the job on n rank threads; returns rank 0's result.
 JobResult run_on_ranks(int n, const fs::path& data, const fs::path& out, bool stage = false,
                        bool direct_reads = true) {
-  auto comms = dist::make_thread_communicators(n);
   std::vector<JobResult> results(static_cast<size_t>(n));
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        results[static_cast<size_t>(r)] = run_job(*comms[static_cast<size_t>(r)], data, out, stage, direct_reads);
-      } catch (const dist::JobAborted&) {
-      } catch (const Interrupted&) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-        if (r == 0) {
-          try {
-            comms[0]->abort(143, "interrupted");
-          } catch (const dist::JobAborted&) {
-          }
-        }
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-        try {
-          comms[static_cast<size_t>(r)]->abort(1, "failed");
-        } catch (...) {
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);  // rank 0's first
+  dist::run_rank_threads(n, [&](dist::Communicator& comm) {
+    results[static_cast<size_t>(comm.rank())] = run_job(comm, data, out, stage, direct_reads);
+  });
   for (int r = 1; r < n; ++r) {  // every rank took the same optimiser steps
     EXPECT_EQ(results[static_cast<size_t>(r)].model.coefficients, results[0].model.coefficients);
     EXPECT_EQ(results[static_cast<size_t>(r)].model.intercepts, results[0].model.intercepts);

@@ -27,14 +27,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from xfer_test_helpers import Checks, xfer_binary  # noqa: E402
+from xfer_test_helpers import Checks, feature_rows, mpi_env, xfer_binary  # noqa: E402
 
 XFER = xfer_binary()
 FM = "/usr/share/datasets/fashion-mnist"
 TMP = tempfile.mkdtemp(prefix="xfer-mpi-")
 MARK = f"xfer-mpi-test-{os.getpid()}"  # in every rank's environment, to find our ranks in /proc
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", XFER_TEST_MARK=MARK,
-           OMPI_MCA_btl_vader_single_copy_mechanism="none")
+ENV = mpi_env(XFER_TEST_MARK=MARK, OMPI_MCA_btl_vader_single_copy_mechanism="none")
 t = Checks()
 
 
@@ -47,21 +46,6 @@ def run(cmd, timeout=300):
     if r.returncode != 0:
         print(f"--- {' '.join(map(str, cmd))} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
     return r
-
-
-def load_features(folder):
-    """Rows by path (bytes of each feature row), the manifest, and the paths in order."""
-    with open(os.path.join(folder, "manifest.json")) as f:
-        manifest = json.load(f)
-    rows, paths = {}, []
-    for shard in manifest["shards"]:
-        x = np.load(os.path.join(folder, shard["features"]))
-        with open(os.path.join(folder, shard["index"])) as f:
-            index = [json.loads(line) for line in f]
-        for i, entry in enumerate(index):
-            rows[entry["path"]] = x[i].tobytes()
-            paths.append(entry["path"])
-    return rows, manifest, paths
 
 
 def our_ranks_alive():
@@ -143,7 +127,7 @@ feat = ["featurize", "--data", data, "--model", cnn, "--part-size", "16", "--bat
 single = os.path.join(TMP, "f1")
 r = run([XFER, *feat, "--out", single])
 t.check("single-process featurize", r.returncode == 0)
-rows1, manifest1, paths1 = load_features(single)
+rows1, manifest1, paths1 = feature_rows(single)
 t.check("the single process featurised 307 images and skipped 3", len(rows1) == 307 and
         manifest1["counts"]["skipped"] == 3, str(manifest1["counts"]))
 for n in (2, 3):
@@ -151,7 +135,7 @@ for n in (2, 3):
     start = time.time()
     r = run(mpirun(n, *feat, "--out", out, "--json"))
     t.check(f"mpirun -np {n} featurize exits 0 ({time.time() - start:.1f} s)", r.returncode == 0)
-    rows, manifest, paths = load_features(out)
+    rows, manifest, paths = feature_rows(out)
     t.check(f"{n} ranks: rows byte-identical to the single process, by image path", rows == rows1,
             f"{len(rows)} rows vs {len(rows1)}")
     t.check(f"{n} ranks: rows in the same input order, the same skipped images",
@@ -226,7 +210,7 @@ t.check("SIGTERM: no manifest (nothing looks complete), some parts committed",
 r = run([XFER, *slow, "--out", out])
 t.check("rerun after SIGTERM: the log says how many parts it reused",
         f"{done_before} of 39 parts already committed and reused" in r.stderr, r.stderr[-600:])
-t.check("rerun after SIGTERM: features equal a clean run's", load_features(out)[0] == rows1)
+t.check("rerun after SIGTERM: features equal a clean run's", feature_rows(out)[0] == rows1)
 
 # --- a part cut short on disk is redone --------------------------------------------------------------------------
 victim = os.path.join(out, "features-00005.npy")
@@ -234,7 +218,7 @@ os.truncate(victim, os.path.getsize(victim) - 100)
 r = run([XFER, *slow, "--out", out])
 t.check("a part cut short on disk is found by its checksum and redone",
         r.returncode == 0 and "shard 5 does not match its receipt's checksum" in r.stderr and
-        "38 of 39 parts already committed and reused" in r.stderr and load_features(out)[0] == rows1, r.stderr[-600:])
+        "38 of 39 parts already committed and reused" in r.stderr and feature_rows(out)[0] == rows1, r.stderr[-600:])
 
 # --- SIGKILL one rank mid-featurisation ---------------------------------------------------------------------------
 out = os.path.join(TMP, "f-kill")
@@ -259,7 +243,7 @@ time.sleep(0.5)
 t.check("... and no rank is left running", our_ranks_alive() == [], str(our_ranks_alive()))
 t.check("... with no manifest", not os.path.exists(os.path.join(out, "manifest.json")))
 r = run(mpirun(2, *slow, "--out", out))
-rows, manifest, paths = load_features(out)
+rows, manifest, paths = feature_rows(out)
 t.check("rerun after the kill resumes (reuses parts) and equals the clean run: 0 images lost or duplicated",
         r.returncode == 0 and "parts already committed and reused" in r.stderr and rows == rows1 and
         len(paths) == len(set(paths)) == 307, r.stderr[-400:])
@@ -279,8 +263,8 @@ def hidden_data_ranks(*args):
 out = os.path.join(TMP, "f-staged")
 r = run(hidden_data_ranks(*feat, "--out", out, "--stage-data"))
 t.check("--stage-data: ranks that cannot see the data folder produce the single-process features",
-        r.returncode == 0 and load_features(out)[0] == rows1 and
-        {s["rank"] for s in load_features(out)[1]["shards"]} == {0, 1, 2})
+        r.returncode == 0 and feature_rows(out)[0] == rows1 and
+        {s["rank"] for s in feature_rows(out)[1]["shards"]} == {0, 1, 2})
 out = os.path.join(TMP, "f-unstaged")
 r = run(hidden_data_ranks(*feat, "--out", out))
 t.check("without --stage-data the same launch stops before any work, naming the ranks that cannot see the data",

@@ -19,12 +19,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from cluster_hosts import SlurmCluster, SshdHosts  # noqa: E402
-from xfer_test_helpers import Checks, xfer_binary  # noqa: E402
+from xfer_test_helpers import Checks, feature_rows, mpi_env, xfer_binary  # noqa: E402
 
 XFER = xfer_binary()
 FM = "/usr/share/datasets/fashion-mnist"
 TMP = tempfile.mkdtemp(prefix="xfer-submit-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+ENV = mpi_env()
 t = Checks()
 
 
@@ -33,18 +33,6 @@ def run(cmd, env=ENV, timeout=300):
     if r.returncode != 0:
         print(f"--- {' '.join(map(str, cmd))} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
     return r
-
-
-def features(folder):
-    with open(os.path.join(folder, "manifest.json")) as f:
-        manifest = json.load(f)
-    rows = {}
-    for shard in manifest["shards"]:
-        x = np.load(os.path.join(folder, shard["features"]))
-        with open(os.path.join(folder, shard["index"])) as f:
-            for i, line in enumerate(f):
-                rows[json.loads(line)["path"]] = x[i].tobytes()
-    return rows, manifest
 
 
 def close_models(a_path, b_path):
@@ -63,7 +51,7 @@ train = ["train", "--data", data, "--model", "pixels:8x8", "--reg", "0.05", "--t
          "--part-size", "32"]
 run([XFER, *featurize, "--out", os.path.join(TMP, "f1")])
 run([XFER, *train, "--out", os.path.join(TMP, "p1.json")])
-single_rows, _ = features(os.path.join(TMP, "f1"))
+single_rows, _, _ = feature_rows(os.path.join(TMP, "f1"))
 
 # --- mpirun over ssh, three hosts ----------------------------------------------------------------------------------
 with SshdHosts(TMP, [11, 12, 13]) as hosts:
@@ -74,7 +62,7 @@ with SshdHosts(TMP, [11, 12, 13]) as hosts:
         f.write(hosts.cluster_toml([11, 12, 13], mpi))
     out = os.path.join(TMP, "f-ssh")
     r = run([XFER, "submit", "--cluster", good, "--", *featurize, "--out", out])
-    rows, manifest = features(out) if r.returncode == 0 else ({}, {"shards": []})
+    rows, manifest, _ = feature_rows(out) if r.returncode == 0 else ({}, {"shards": []}, [])
     t.check("submit (mpirun over ssh, 3 hosts): featurize exits 0 and prints the command it ran",
             r.returncode == 0 and "run: mpirun" in r.stderr and "plm_rsh_agent" in r.stderr)
     t.check("... 3 ranks, one per host, each reached through its own sshd",
@@ -110,7 +98,7 @@ with SlurmCluster(TMP, XFER) as slurm:
     out = os.path.join(TMP, "f-slurm")
     r = run([XFER, "submit", "--cluster", slurm.cluster_file, "--launcher", "srun", "--ranks-per-host", "2", "--",
              *featurize, "--out", out], env=env)
-    rows, manifest = features(out) if r.returncode == 0 else ({}, {"shards": []})
+    rows, manifest, _ = feature_rows(out) if r.returncode == 0 else ({}, {"shards": []}, [])
     t.check("submit --launcher srun: a two-rank featurisation through Slurm",
             r.returncode == 0 and "run: srun --mpi=pmix" in r.stderr and
             {s["rank"] for s in manifest["shards"]} == {0, 1}, r.stderr[-600:])
