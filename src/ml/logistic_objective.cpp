@@ -3,7 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+
+#include "ml/sgemm.h"
+#include "util/error.h"
 
 namespace xfer::ml {
 
@@ -77,6 +81,7 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
   slot_gradient_.setZero();
   slot_intercept_.setZero();
   std::fill(slot_loss_.begin(), slot_loss_.end(), 0.0);
+  std::atomic<bool> products_failed = false;
 
 #pragma omp parallel num_threads(static_cast<int>(scratch_.size()))
   {
@@ -97,7 +102,8 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
           md.noalias() = xd * wt;
         } else {
           auto mf = scratch.margins_f.topRows(rows);
-          mf.noalias() = xf * wt;
+          if (!sgemm(false, false, rows, K, d, 1.0f, xf.data(), d, wt.data(), K, 0.0f, mf.data(), K))
+            products_failed = true;
           md = mf.template cast<double>();
         }
         for (int64_t r = 0; r < rows; ++r) {
@@ -129,7 +135,8 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
         } else {
           auto gf = scratch.g_f.topRows(rows);
           gf = gd.template cast<float>();
-          scratch.product_f.noalias() = gf.transpose() * xf;
+          if (!sgemm(true, false, K, d, rows, 1.0f, gf.data(), K, xf.data(), d, 0.0f, scratch.product_f.data(), d))
+            products_failed = true;
           grad += scratch.product_f.template cast<double>();
         }
         slot_intercept_.row(slot) += gd.colwise().sum();
@@ -137,6 +144,7 @@ void LogisticObjective::accumulate_blocks(const Eigen::MatrixXd& w, const Eigen:
       slot_loss_[slot] = loss;
     }
   }
+  if (products_failed) fail("logistic regression: oneDNN's sgemm refused a block product ({} x {}, {} outputs)", n, d, K);
 }
 
 double LogisticObjective::evaluate_with_gradient(const double* theta, double* gradient) {
