@@ -23,7 +23,7 @@
 // the slots are added in slot order, so the result does not depend on the number of OpenMP threads.
 //
 // Precision: the per-row loss and its derivative are always float64. The two products per block (X_b W^T and
-// G_b^T X_b) run either in float64 (Eigen GEMM on a float64 copy of the block: exact to ~1e-16) or, with
+// G_b^T X_b) run either in float64 (Eigen GEMM on OpenBLAS, on a float64 copy of the block: exact to ~1e-16) or, with
 // set_float32_products(true), in float32 straight on the float32 data (about twice as fast, no copy, but the
 // objective is then only good to ~1e-7 relative). Block results are always accumulated in float64. The trainer
 // uses float32 products for the bulk of the iterations and float64 to finish (see logistic_regression.cpp).

@@ -23,9 +23,10 @@
 // search, orthantwise_c = reg * a over the coefficients, intercepts excluded) when reg * a > 0. tol is used as
 // liblbfgs's relative objective-decrease criterion over 3 iterations (delta, past = 3) and its gradient criterion (epsilon).
 //
-// Precision and speed: the two products per block of rows (X_b W^T and G_b^T X_b) run on OpenBLAS (through
-// Eigen's EIGEN_USE_BLAS) single-threaded inside our own OpenMP loop over row blocks; OpenBLAS's thread count is
-// set to 1 for the duration of a fit / predict_proba call and restored afterwards (process-wide). The fit runs in
+// Precision and speed: the two products per block of rows (X_b W^T and G_b^T X_b) run single-threaded inside our
+// own OpenMP loop over row blocks: in float32 on oneDNN's sgemm (ml/sgemm.h), in float64 on OpenBLAS (through
+// Eigen's EIGEN_USE_BLAS), whose thread count is set to 1 for the duration of a fit / predict_proba call and
+// restored afterwards (process-wide). The fit runs in
 // two phases on the same objective: float32 products on the float32 data in place (about half the cost, objective
 // good to ~1e-7 relative) until the relative decrease falls below max(tol, 1e-6), then float64 products (float64
 // copy of each 64-row block) from that point with the iterations left, so tight tolerances converge to float64
