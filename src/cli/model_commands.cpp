@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "nn/errors.h"
 #include "nn/model.h"
 #include "nn/model_file.h"
 #include "nn/passes.h"
@@ -34,6 +35,7 @@ struct ModelRunOptions {
   std::string output;  // a tensor or layer name; empty: the model's first output
   std::string precision = "fp32";
   bool no_winograd = false;
+  bool reference_kernels = false;
   int threads = 0;
 };
 
@@ -60,8 +62,35 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return "[" + fmt::format("{}", fmt::join(dims, ",")) + "]";
 }
 
+// A model with operators the engine lacks: what the file holds, every missing operator at once, then the error.
+[[noreturn]] void describe_unsupported(const ModelInfoOptions& o, const nn::Graph& g,
+                                       const std::vector<nn::UnsupportedOp>& missing) {
+  std::map<std::string, int> ops;
+  for (const auto& n : g.nodes) ++ops[n.op_type];
+  if (o.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& u : missing) list.push_back({{"op", u.op_type}, {"nodes", u.nodes}, {"first_node", u.first_node}});
+    nlohmann::json j = {{"file", o.model}, {"format", g.source.format}, {"producer", g.source.producer},
+                        {"opset", g.source.opset}, {"layer_count", g.nodes.size()}, {"ops", ops},
+                        {"unsupported_ops", list}};
+    std::cout << j.dump(1) << "\n";
+  } else {
+    fmt::print("model        {}\n", o.model);
+    fmt::print("format       {} (opset {}, producer {})\n", g.source.format, g.source.opset,
+               g.source.producer.empty() ? "?" : g.source.producer);
+    fmt::print("layers       {}\n", g.nodes.size());
+    for (const auto& u : missing)
+      fmt::print("unsupported  {} ({} node{}, e.g. '{}')\n", u.op_type, u.nodes, u.nodes == 1 ? "" : "s", u.first_node);
+  }
+  std::vector<std::string> names;
+  for (const auto& u : missing) names.push_back(u.op_type);
+  throw nn::UnsupportedError(fmt::format("{}: {} operator(s) not supported by this build: {}", o.model,
+                                         missing.size(), fmt::join(names, ", ")));
+}
+
 void run_info(const ModelInfoOptions& o) {
   nn::Graph graph = nn::load_model_graph(o.model);
+  if (auto missing = nn::unsupported_ops(graph); !missing.empty()) describe_unsupported(o, graph, missing);
   std::string feature = nn::default_feature_layer(graph);
   nn::CompileOptions opt;
   opt.optimize = false;  // describe the model as written, not as fused
@@ -118,6 +147,7 @@ void run_model(const ModelRunOptions& o) {
   nn::CompileOptions opt;
   opt.precision = nn::precision_from_string(o.precision);
   opt.winograd = !o.no_winograd;
+  opt.reference_only = o.reference_kernels;
   if (!o.output.empty()) opt.outputs = {o.output};
   else opt.outputs = {graph.outputs.at(0).name};
   auto model = nn::Model::compile(std::move(graph), opt);
@@ -222,6 +252,8 @@ void add_model_commands(CLI::App& app) {
   run_cmd->add_option("--output,--layer", runo->output, "Tensor or layer to output; the graph is cut after it (default: first output)");
   run_cmd->add_option("--precision", runo->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
   run_cmd->add_flag("--no-winograd", runo->no_winograd, "Direct fp32 3x3 convolutions (bitwise closer to other runtimes)");
+  run_cmd->add_flag("--reference-kernels", runo->reference_kernels,
+                    "Every node on the engine's plain reference kernels, not oneDNN (slow; to tell an engine bug from a model's)");
   run_cmd->add_option("--threads", runo->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   run_cmd->callback([runo] { run_model(*runo); });
 

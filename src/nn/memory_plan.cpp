@@ -67,31 +67,40 @@ void place_concats_in_place(Plan& plan) {
     if (dst < 0 || srcs.empty()) continue;
     const memory::desc& out = plan.slots[dst].desc;
     const memory::dims out_dims = out.dims();
-    if (out_dims.size() < 2 || out_dims[0] != 1 || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
+    const auto rank = static_cast<int64_t>(out_dims.size());
+    int64_t axis = step.node->attr_int("axis", 1);
+    if (axis < 0) axis += rank;
+    if (rank < 2 || axis < 0 || axis >= rank || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
       continue;
-    int64_t inner = 1;  // elements per channel
-    for (size_t d = 2; d < out_dims.size(); ++d) inner *= out_dims[d];
-    const size_t element_bytes = out.get_size() / static_cast<size_t>(inner * out_dims[1]);
+    // The pieces are contiguous runs of the output when every dimension before the axis is 1 (batch 1 and a
+    // channel concat, or Swin's concats along H or W of one image).
+    bool leading_ones = true;
+    for (int64_t d = 0; d < axis; ++d) leading_ones = leading_ones && out_dims[d] == 1;
+    if (!leading_ones) continue;
+    int64_t inner = 1;  // elements per index along the axis
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= out_dims[d];
+    const size_t element_bytes = out.get_size() / static_cast<size_t>(inner * out_dims[axis]);
     bool ok = false;
     for (const auto& [layout, block] : contiguous_layouts(out_dims.size())) {
-      if (!is_layout(out, layout) || out_dims[1] % block) continue;
+      // Channel blocks keep a piece contiguous only for a concat along the channels.
+      if (!is_layout(out, layout) || (block > 1 && axis != 1) || out_dims[axis] % block) continue;
       ok = true;
       std::set<int> seen;
       for (int s : srcs) {
         const Slot& piece = plan.slots[s];
         ok = ok && seen.insert(s).second && piece.device && !piece.constant && piece.alias_host < 0 &&
              piece.alias_device < 0 && piece.inside < 0 && (producer.count(s) || assembled.count(s)) &&
-             is_layout(piece.desc, layout) && piece.desc.dims()[1] % block == 0 &&
+             is_layout(piece.desc, layout) && piece.desc.dims()[axis] % block == 0 &&
              piece.desc.data_type() == out.data_type();
       }
       if (ok) break;
     }
     if (!ok) continue;
-    int64_t channel = 0;
+    int64_t position = 0;
     for (int s : srcs) {
       plan.slots[s].inside = dst;
-      plan.slots[s].inside_offset = static_cast<size_t>(channel * inner) * element_bytes;
-      channel += plan.slots[s].desc.dims()[1];
+      plan.slots[s].inside_offset = static_cast<size_t>(position * inner) * element_bytes;
+      position += plan.slots[s].desc.dims()[axis];
     }
     step.kind = Step::Kind::in_place;
     step.prim = dnnl::primitive();

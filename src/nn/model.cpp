@@ -39,13 +39,30 @@ Precision precision_from_string(const std::string& s) {
 
 const char* to_string(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
 
+std::vector<UnsupportedOp> unsupported_ops(const Graph& g) {
+  std::vector<UnsupportedOp> found;
+  for (const auto& n : g.nodes) {
+    if (is_supported_op(n.op_type)) continue;
+    auto it = std::find_if(found.begin(), found.end(), [&](const UnsupportedOp& u) { return u.op_type == n.op_type; });
+    if (it == found.end()) found.push_back({n.op_type, 1, n.name});
+    else ++it->nodes;
+  }
+  return found;
+}
+
 namespace {
 
+// Every operator the engine lacks, in one message: a user learns at once what a model needs.
 void check_unsupported(const Graph& g) {
-  for (const auto& n : g.nodes)
-    if (!is_supported_op(n.op_type))
-      unsupported("{}: node '{}': operator {} (opset {}) is not supported by the engine", g.source.path, n.name,
-                  n.op_type, g.source.opset);
+  const auto missing = unsupported_ops(g);
+  if (missing.empty()) return;
+  std::vector<std::string> parts;
+  for (const auto& u : missing)
+    parts.push_back(u.nodes == 1 ? fmt::format("{} (node '{}')", u.op_type, u.first_node)
+                                 : fmt::format("{} ({} nodes, e.g. '{}')", u.op_type, u.nodes, u.first_node));
+  unsupported("{}: {} not supported by the engine (opset {}): {}", g.source.path,
+              missing.size() == 1 ? "an operator is" : fmt::format("{} operators are", missing.size()),
+              g.source.opset, fmt::join(parts, ", "));
 }
 
 }  // namespace

@@ -96,6 +96,14 @@ class Run {
   std::unique_ptr<RunState> state_;
 };
 
+// The operators of a graph the engine does not implement, each with how many nodes use it and the first one.
+struct UnsupportedOp {
+  std::string op_type;
+  int64_t nodes = 0;
+  std::string first_node;
+};
+std::vector<UnsupportedOp> unsupported_ops(const Graph& graph);
+
 // Architecture facts for `model info`.
 struct ModelStats {
   int64_t parameters = 0;       // elements of float initializers

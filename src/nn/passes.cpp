@@ -5,9 +5,9 @@
 #include <set>
 
 #include "nn/errors.h"
+#include "nn/pass_utils.h"
 
 namespace xfer::nn {
-namespace {
 
 std::map<std::string, int> consumer_counts(const Graph& g) {
   std::map<std::string, int> counts;
@@ -58,6 +58,42 @@ bool is_float_const(const Graph& g, const std::string& name) {
   return it != g.initializers.end() && it->second.type == DataType::float32;
 }
 
+// The constant value of `name`: an initializer or the output of a Constant node with a tensor value.
+const Tensor* constant_value(const Graph& g, const std::string& name) {
+  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second;
+  for (const auto& n : g.nodes)
+    if (n.op_type == "Constant" && !n.outputs.empty() && n.outputs[0] == name) return n.attr_tensor("value");
+  return nullptr;
+}
+
+// The activation a conv or matmul can apply to its output, with ONNX's alpha/beta; false when not fusable.
+bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::string& act, float& alpha, float& beta) {
+  act = n.op_type;
+  alpha = beta = 0;
+  if (act == "Relu" || act == "Sigmoid" || act == "Tanh" || act == "HardSwish") return true;
+  if (act == "Gelu") return n.attr_string("approximate", "none") == "none";
+  if (act == "LeakyRelu") { alpha = n.attr_float("alpha", 0.01f); return true; }
+  if (act == "HardSigmoid") { alpha = n.attr_float("alpha", 0.2f); beta = n.attr_float("beta", 0.5f); return true; }
+  if (act == "Clip") {
+    alpha = -INFINITY;
+    beta = INFINITY;
+    if (opset < 11) {
+      alpha = n.attr_float("min", -INFINITY);
+      beta = n.attr_float("max", INFINITY);
+      return true;
+    }
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      if (n.inputs[i].empty()) continue;
+      if (!is_float_const(g, n.inputs[i]) || g.initializers.at(n.inputs[i]).element_count() != 1) return false;
+      (i == 1 ? alpha : beta) = g.initializers.at(n.inputs[i]).data<float>()[0];
+    }
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
 // Folds y = (conv(x) - mean) / sqrt(var + eps) * scale + b into the conv's weights and bias.
 bool fold_batch_norm(Graph& g, Node& conv, const Node& bn) {
   if (bn.inputs.size() < 5 || bn.attr_int("training_mode", 0) != 0) return false;
@@ -88,37 +124,22 @@ bool fold_batch_norm(Graph& g, Node& conv, const Node& bn) {
   return true;
 }
 
-// The activation a conv can apply to its output, with ONNX's alpha/beta; false when not fusable.
-bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::string& act, float& alpha, float& beta) {
-  act = n.op_type;
-  alpha = beta = 0;
-  if (act == "Relu" || act == "Sigmoid" || act == "Tanh" || act == "HardSwish") return true;
-  if (act == "LeakyRelu") { alpha = n.attr_float("alpha", 0.01f); return true; }
-  if (act == "HardSigmoid") { alpha = n.attr_float("alpha", 0.2f); beta = n.attr_float("beta", 0.5f); return true; }
-  if (act == "Clip") {
-    alpha = -INFINITY;
-    beta = INFINITY;
-    if (opset < 11) {
-      alpha = n.attr_float("min", -INFINITY);
-      beta = n.attr_float("max", INFINITY);
-      return true;
-    }
-    for (size_t i = 1; i < n.inputs.size(); ++i) {
-      if (n.inputs[i].empty()) continue;
-      if (!is_float_const(g, n.inputs[i]) || g.initializers.at(n.inputs[i]).element_count() != 1) return false;
-      (i == 1 ? alpha : beta) = g.initializers.at(n.inputs[i]).data<float>()[0];
-    }
-    return true;
-  }
-  return false;
-}
 
-// The constant value of `name`: an initializer or the output of a Constant node with a tensor value.
-const Tensor* constant_value(const Graph& g, const std::string& name) {
-  if (auto it = g.initializers.find(name); it != g.initializers.end()) return &it->second;
-  for (const auto& n : g.nodes)
-    if (n.op_type == "Constant" && !n.outputs.empty() && n.outputs[0] == name) return n.attr_tensor("value");
-  return nullptr;
+
+// A Dropout that is the identity at inference: its mask unread, and not in training mode unless its ratio is 0
+// (Swin's attention dropout is exported in training mode with p = 0).
+bool inference_dropout(const Graph& g, const Node& n, std::map<std::string, int>& counts) {
+  if (n.outputs.size() > 1 && !n.outputs[1].empty() && counts[n.outputs[1]] > 0) return false;
+  if (n.inputs.size() < 3 || n.inputs[2].empty()) return true;
+  auto constant_is = [&](const std::string& name, double value) {
+    const Tensor* t = constant_value(g, name);
+    if (!t || t->element_count() != 1) return false;
+    if (t->type == DataType::boolean) return (t->data<bool>()[0] ? 1.0 : 0.0) == value;
+    if (t->type == DataType::float32) return t->data<float>()[0] == value;
+    if (t->type == DataType::float64) return t->data<double>()[0] == value;
+    return false;
+  };
+  return constant_is(n.inputs[2], 0.0) || (!n.inputs[1].empty() && constant_is(n.inputs[1], 0.0));
 }
 
 // Zero Pad of H/W followed by AveragePool without pads (how PyTorch exports avg_pool2d with padding and
@@ -390,8 +411,7 @@ void simplify_for_inference(Graph& g) {
     auto counts = consumer_counts(g);
     std::vector<Node> kept;
     for (auto& n : g.nodes) {
-      bool passthrough = n.op_type == "Identity" ||
-                         (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1].empty()) && n.inputs.size() < 3);
+      bool passthrough = n.op_type == "Identity" || (n.op_type == "Dropout" && inference_dropout(g, n, counts));
       if (passthrough && !n.inputs.empty() && !n.outputs.empty() && counts[n.outputs[0]] < 1000) {
         rename_input(g, n.outputs[0], n.inputs[0]);
         continue;
@@ -400,6 +420,7 @@ void simplify_for_inference(Graph& g) {
     }
     g.nodes = std::move(kept);
   }
+  fold_transformer_patterns(g, opset);
   fold_pad_into_average_pool(g, opset);
   fold_into_convs(g, opset);
   // After BN folding, so conv -> BN -> Add -> Relu becomes one conv: residual sum, then the activation.

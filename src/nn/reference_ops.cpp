@@ -46,6 +46,11 @@ SpatialWindow spatial_window(const Node& node, int64_t opset, const std::vector<
   return reference::window_for(reference::Call{node, none, opset}, spatial, kernel);
 }
 
+SliceWindow slice_window(const Node& node, int64_t opset, const std::vector<int64_t>& shape,
+                         const std::vector<const Tensor*>& inputs) {
+  return reference::slice_window(reference::Call{node, inputs, opset}, shape);
+}
+
 std::vector<Tensor> run_reference(const Node& node, const std::vector<const Tensor*>& inputs, int64_t opset) {
   auto it = kernel_table().find(node.op_type);
   if (it == kernel_table().end())

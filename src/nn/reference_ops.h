@@ -32,6 +32,14 @@ struct SpatialWindow {
 SpatialWindow spatial_window(const Node& node, int64_t opset, const std::vector<int64_t>& spatial,
                              const std::vector<int64_t>& kernel);
 
+// What a Slice node takes of an input of `shape` (inputs: the node's, the data input's bytes unused): per axis the
+// first index, the step and the count.
+struct SliceWindow {
+  std::vector<int64_t> start, step, shape;
+};
+SliceWindow slice_window(const Node& node, int64_t opset, const std::vector<int64_t>& shape,
+                         const std::vector<const Tensor*>& inputs);
+
 // y = activation(x) for the fusable activations (the names above); alpha/beta as in ONNX (Clip: min/max).
 float apply_activation(const std::string& activation, float alpha, float beta, float x);
 

@@ -99,6 +99,23 @@ def main():
               ok and r.get("ref_primitives") == [] and "slow reference" not in b.stderr,
               f"ref_primitives={r.get('ref_primitives')}")
 
+    # A file with two operators this build lacks: info names both (and their nodes) at once, and fails.
+    from onnx import helper, TensorProto
+    g = helper.make_graph([helper.make_node("Det", ["x"], ["d"], name="det_node"),
+                           helper.make_node("Relu", ["d"], ["r"]),
+                           helper.make_node("Hardmax", ["r"], ["y"], name="hardmax_node")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    lacking = os.path.join(tmp, "lacking.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), lacking)
+    p = xfer("info", lacking)
+    check("info lists every unsupported operator at once, then fails",
+          p.returncode == 1 and "Det" in p.stdout and "det_node" in p.stdout and "Hardmax" in p.stdout
+          and "hardmax_node" in p.stdout and "Det, Hardmax" in p.stderr, p.stdout[-300:] + p.stderr[-300:])
+    p = xfer("info", lacking, "--json")
+    listed = [u["op"] for u in json.loads(p.stdout)["unsupported_ops"]] if p.stdout.strip().startswith("{") else []
+    check("info --json lists them too", p.returncode == 1 and listed == ["Det", "Hardmax"], str(listed))
+
     bad = os.path.join(tmp, "bad.onnx")
     with open(onnx_path, "rb") as f:
         data = f.read()

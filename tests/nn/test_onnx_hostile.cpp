@@ -221,15 +221,31 @@ TEST_F(Hostile, MissingValue) {
 
 TEST_F(Hostile, UnsupportedOpNamesOpNodeAndOpset) {
   auto m = valid_model();
-  m.mutable_graph()->mutable_node(0)->set_op_type("Erf");
-  m.mutable_graph()->mutable_node(0)->set_name("my_erf");
+  m.mutable_graph()->mutable_node(0)->set_op_type("NonMaxSuppression");
+  m.mutable_graph()->mutable_node(0)->set_name("my_nms");
   try {
     nn::Model::compile(nn::import_onnx(write(m)));
     FAIL() << "no error";
   } catch (const Error& e) {
     std::string what = e.what();
-    EXPECT_NE(what.find("Erf"), std::string::npos) << what;
-    EXPECT_NE(what.find("my_erf"), std::string::npos) << what;
+    EXPECT_NE(what.find("NonMaxSuppression"), std::string::npos) << what;
+    EXPECT_NE(what.find("my_nms"), std::string::npos) << what;
     EXPECT_NE(what.find("opset 13"), std::string::npos) << what;
+  }
+}
+
+// Every missing operator in one message, not only the first.
+TEST_F(Hostile, EveryUnsupportedOpListedAtOnce) {
+  auto m = valid_model();
+  m.mutable_graph()->mutable_node(0)->set_op_type("NonMaxSuppression");
+  m.mutable_graph()->mutable_node(1)->set_op_type("Loop");
+  try {
+    nn::Model::compile(nn::import_onnx(write(m)));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("2 operators"), std::string::npos) << what;
+    EXPECT_NE(what.find("NonMaxSuppression"), std::string::npos) << what;
+    EXPECT_NE(what.find("Loop"), std::string::npos) << what;
   }
 }

@@ -37,6 +37,9 @@ SEED = 20261123
 # random network amplifies rounding so much that no fp32 engine could be checked to 1e-4, and its BatchNorms are
 # randomised again the other way (randomise_batchnorm_sequentially).
 FP32_NOISE_LIMIT = 2e-5
+# Measured once (fp32 vs fp64 on their test inputs: 5e-7 to 8e-6) and not again on every export, which would cost
+# a float64 forward pass of each at batch 8 in CI: the models the torchvision test has checked from the start.
+WELL_CONDITIONED = {"inception_v3", "resnet50", "vgg16", "googlenet", "squeezenet1_1", "mobilenet_v2", "densenet121"}
 
 
 def _zero(g, self):
@@ -60,6 +63,20 @@ MODELS = {
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), 224),
     "densenet121": (lambda: torchvision.models.densenet121(weights=None), 224),
 }
+# Smaller members of the transformer families for CI: torchvision's own classes and blocks (shifted windows with
+# their masks, Swin V2's cosine attention and log-spaced position bias, MaxViT's MBConv, block and grid attention),
+# fewer and narrower layers. The full-size builders take 1-3 minutes each to export here; they run by hand
+# (`--models all`, docs/torchvision-zoo.md).
+MODELS["swin_ci"] = (lambda: torchvision.models.swin_transformer.SwinTransformer(
+    patch_size=[4, 4], embed_dim=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8], window_size=[7, 7],
+    stochastic_depth_prob=0.0), 224)
+MODELS["swin_v2_ci"] = (lambda: torchvision.models.swin_transformer.SwinTransformer(
+    patch_size=[4, 4], embed_dim=32, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8], window_size=[8, 8],
+    stochastic_depth_prob=0.0, block=torchvision.models.swin_transformer.SwinTransformerBlockV2,
+    downsample_layer=torchvision.models.swin_transformer.PatchMergingV2), 224)
+MODELS["maxvit_ci"] = (lambda: torchvision.models.maxvit.MaxVit(
+    input_size=(224, 224), stem_channels=32, partition_size=7, block_channels=[32, 64, 128, 256],
+    block_layers=[1, 1, 1, 1], head_dim=16, stochastic_depth_prob=0.0), 224)
 # Every other classification builder of torchvision (0.14: 80 in all) with its defaults, at 224x224.
 for _name in sorted(torchvision.models.list_models(module=torchvision.models)):
     MODELS.setdefault(_name, (lambda n=_name: torchvision.models.get_model(n, weights=None), 224))
@@ -94,6 +111,21 @@ def randomise_batchnorm(model, side, gen):
             bn.momentum = 0.1
     model.eval()
     return len(bns)
+
+
+def randomise_zero_parameters(model, gen):
+    """Parameters a builder initialises to zero (ViT's classifier head and class token, Swin's relative position
+    bias table, biases) become small random values, BatchNorms aside (randomise_batchnorm's): a zero head makes
+    every logit 0 and checks nothing."""
+    bn_params = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                 for p in m.parameters()}
+    count = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            if id(p) not in bn_params and p.dtype.is_floating_point and not p.any():
+                p.copy_(0.02 * torch.randn(p.shape, generator=gen))
+                count += 1
+    return count
 
 
 def randomise_batchnorm_sequentially(model, side, gen):
@@ -146,7 +178,7 @@ def onnx_feature_tensor(path):
     return None
 
 
-def export_model(name, out_dir, opsets, batches, argkey):
+def export_model(name, out_dir, opsets, batches, argkey, check_all=False):
     folder = os.path.join(out_dir, name)
     meta_path = os.path.join(folder, "meta.json")
     if os.path.exists(meta_path):
@@ -160,21 +192,25 @@ def export_model(name, out_dir, opsets, batches, argkey):
     # One seed per model, so the weights of a model do not depend on which other models were asked for.
     seed = SEED + sum(map(ord, name))
     ctor, side = MODELS[name]
+    noise = None
     for randomise in (randomise_batchnorm, randomise_batchnorm_sequentially):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         model = ctor()
+        n_zero = randomise_zero_parameters(model, gen)
         n_bn = randomise(model, side, gen)
         model.eval()
         inputs = {b: torch.randn(b, 3, side, side, generator=gen) for b in batches}
+        if not n_bn or (name in WELL_CONDITIONED and not check_all):
+            break
         # The noise is measured on the very inputs of the test: the amplification depends on the input (RegNetY:
         # 3e-6 on one pair of images, 5e-4 on one image of another eight).
         noise = max(fp32_noise(model, x) for x in inputs.values())
-        if not n_bn or noise <= FP32_NOISE_LIMIT:
+        if noise <= FP32_NOISE_LIMIT:
             break
 
     files = []
-    meta = {"key": argkey, "model": name, "input_shape": [3, side, side], "batchnorms": n_bn,
+    meta = {"key": argkey, "model": name, "input_shape": [3, side, side], "batchnorms": n_bn, "zero_parameters": n_zero,
             "batchnorm_randomisation": randomise.__name__, "torch_fp32_vs_fp64": noise, "opsets": {},
             "batches": {}, "torch": torch.__version__, "torchvision": torchvision.__version__}
 
@@ -216,22 +252,29 @@ def export_model(name, out_dir, opsets, batches, argkey):
     return meta
 
 
+def builders():
+    """The classification builders of this torchvision, in order: what `--models all` means."""
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out_dir")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--opsets", default="11,13")
     p.add_argument("--batches", default="1,8")
+    p.add_argument("--noise-check-all", action="store_true",
+                   help="measure PyTorch's fp32 vs fp64 noise for the WELL_CONDITIONED models too")
     args = p.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     opsets = [int(o) for o in args.opsets.split(",") if o]
     batches = [int(b) for b in args.batches.split(",") if b]
-    models = [m for m in args.models.split(",") if m]
+    models = builders() if args.models == "all" else [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         p.error(f"unknown model(s) {unknown}; known: {list(MODELS)}")
-    argkey = f"{script_hash()}:{opsets}:{batches}"
-    index = {m: export_model(m, args.out_dir, opsets, batches, argkey) for m in models}
+    argkey = f"{script_hash()}:{opsets}:{batches}:{args.noise_check_all}"
+    index = {m: export_model(m, args.out_dir, opsets, batches, argkey, args.noise_check_all) for m in models}
     with open(os.path.join(args.out_dir, "index.json"), "w") as f:
         json.dump(index, f, indent=1)
 

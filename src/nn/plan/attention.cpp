@@ -1,12 +1,17 @@
-// Dense ops on oneDNN: Gemm and MatMul by a constant matrix as inner products.
+// Dense and attention ops on oneDNN: Gemm as an inner product; MatMul (by a constant matrix, with its fused bias
+// and activation as post-ops, or between two activations, batched with broadcasting) as matmul; Softmax;
+// LayerNormalization.
 #include "nn/plan/builder.h"
 
+#include <functional>
+#include <numeric>
 #include <optional>
 
 namespace xfer::nn {
 
 std::vector<Builder::PlannerEntry> Builder::attention_planners() {
-  return {{"Gemm", &Builder::inner_product}, {"MatMul", &Builder::inner_product}};
+  return {{"Gemm", &Builder::inner_product}, {"MatMul", &Builder::matmul}, {"Softmax", &Builder::softmax},
+          {"LayerNormalization", &Builder::layer_norm}};
 }
 
 // Gemm with constant B (and C) or MatMul by a constant 2-D matrix: a oneDNN inner product.
@@ -52,6 +57,187 @@ bool Builder::inner_product(const Node& node) {
   int dst = new_device_slot(pd.dst_desc(), ys);
   add_primitive(node, dnnl::inner_product_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
                 {{DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}}, dst);
+  return true;
+}
+
+// A value on the device in the plain layout and data type `type`, seen with leading 1s up to `rank` dimensions.
+int Builder::plain_padded(const std::string& name, size_t rank, dt type) {
+  const auto shape = shape_of(name);
+  int s = device_form(name);
+  memory::desc plain(dims_of(shape), type, plain_tag(shape.size()));
+  if (plan_.slots[s].desc != plain) s = device_as(name, plain);
+  if (shape.size() == rank) return s;
+  std::vector<int64_t> padded(rank - shape.size(), 1);
+  padded.insert(padded.end(), shape.begin(), shape.end());
+  int view = new_slot(true, padded, DataType::float32);
+  plan_.slots[view].desc = memory::desc(dims_of(padded), type, plain_tag(rank));
+  plan_.slots[view].alias_device = s;
+  return view;
+}
+
+// MatMul on oneDNN's matmul: A [..., M, K] by B [..., K, N], batch dimensions broadcast. A constant 2-D B is
+// reordered once into the layout the primitive picks; a fused bias and activation are applied as post-ops.
+bool Builder::matmul(const Node& node) {
+  if (node.inputs.size() < 2 || !float_input(node.inputs[1])) return false;
+  const bool bias_fused = node.attr_int("_bias", 0) != 0;
+  const bool fused = bias_fused || node.has_attr("_activation");
+  // A 2-D product by a constant matrix without fused work: the inner product (the classifiers' path).
+  if (!fused && shape_of(node.inputs[0]).size() == 2 && is_constant(node.inputs[1]) &&
+      shape_of(node.inputs[1]).size() == 2 && inner_product(node))
+    return true;
+  const auto as = shape_of(node.inputs[0]), bs = shape_of(node.inputs[1]);
+  if (as.size() < 2 || bs.size() < 2) return false;  // vector operands: the reference kernel
+  const size_t rank = std::max(as.size(), bs.size());
+  if (rank > 6) return false;
+  std::vector<int64_t> a(rank - as.size(), 1), b(rank - bs.size(), 1);
+  a.insert(a.end(), as.begin(), as.end());
+  b.insert(b.end(), bs.begin(), bs.end());
+  const int64_t M = a[rank - 2], K = a[rank - 1], N = b[rank - 1];
+  if (b[rank - 2] != K) return false;  // the reference kernel names the mismatch
+  std::vector<int64_t> ys(rank);
+  for (size_t d = 0; d + 2 < rank; ++d) {
+    if (a[d] != b[d] && a[d] != 1 && b[d] != 1) return false;
+    ys[d] = std::max(a[d], b[d]);
+  }
+  ys[rank - 2] = M;
+  ys[rank - 1] = N;
+  std::optional<Tensor> bias;
+  if (bias_fused) {
+    if (node.inputs.size() < 3 || !is_constant(node.inputs[2])) return false;
+    bias = constant(node.inputs[2]);
+    if (bias->type != DataType::float32 || bias->element_count() != N) return false;
+  }
+  const bool constant_weights = is_constant(node.inputs[1]) && bs.size() == 2;
+  memory::desc a_md(dims_of(a), compute_dt_, plain_tag(rank));
+  memory::desc b_md = constant_weights ? memory::desc(dims_of(b), compute_dt_, tag::any)
+                                       : memory::desc(dims_of(b), compute_dt_, plain_tag(rank));
+  std::vector<int64_t> bias_dims(rank, 1);
+  bias_dims[rank - 1] = N;
+  memory::desc bias_md(dims_of(bias_dims), dt::f32, plain_tag(rank));
+  memory::desc y_md(dims_of(ys), compute_dt_, plain_tag(rank));
+  dnnl::primitive_attr attr = activation_attr(node);
+  auto desc = bias ? dnnl::matmul::desc(a_md, b_md, bias_md, y_md) : dnnl::matmul::desc(a_md, b_md, y_md);
+  dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+  int src = plain_padded(node.inputs[0], rank, compute_dt_);
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}};
+  std::vector<std::pair<int, memory>> consts;
+  if (constant_weights) {
+    consts.emplace_back(DNNL_ARG_WEIGHTS, weights_as(node.inputs[1], constant(node.inputs[1]), dims_of(b),
+                                                     plain_tag(rank), pd.weights_desc()));
+  } else {
+    args.emplace_back(DNNL_ARG_WEIGHTS, plain_padded(node.inputs[1], rank, compute_dt_));
+  }
+  if (bias) consts.emplace_back(DNNL_ARG_BIAS, weights_as(node.inputs[2], *bias, dims_of(bias_dims), plain_tag(rank), bias_md));
+  int dst = new_device_slot(pd.dst_desc(), ys);
+  args.emplace_back(DNNL_ARG_DST, dst);
+  if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+    args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
+  add_primitive(node, dnnl::matmul(pd), args, consts, dst);
+  return true;
+}
+
+// Softmax along one axis (opset 13 on; before it, only along the last axis, where the two definitions agree).
+bool Builder::softmax(const Node& node) {
+  if (!device_.count(node.inputs[0])) return false;
+  const auto xs = shape_of(node.inputs[0]);
+  const auto rank = static_cast<int64_t>(xs.size());
+  if (rank < 1 || rank > 6) return false;
+  int64_t axis = node.attr_int("axis", g_.source.opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || (g_.source.opset < 13 && axis != rank - 1)) return false;
+  int src = device_form(node.inputs[0]);
+  const memory::desc& md = plan_.slots[src].desc;
+  memory::desc dst_any(md.dims(), md.data_type(), tag::any);
+  dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, md,
+                                      dst_any, static_cast<int>(axis));
+  dnnl::softmax_v2_forward::primitive_desc pd(desc, cpu_engine());
+  if (is_reference_impl(pd)) return false;
+  int dst = new_device_slot(pd.dst_desc(), xs);
+  add_primitive(node, dnnl::softmax_v2_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
+  return true;
+}
+
+// LayerNormalization over the axes from `axis` on: oneDNN normalises the last dimension, so the value is seen
+// as [outer, normalised size] in its plain layout; Scale and B (constants) become per-element vectors.
+bool Builder::layer_norm(const Node& node) {
+  if (!device_.count(node.inputs[0]) || node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
+  for (size_t i = 1; i < node.outputs.size(); ++i) if (!node.outputs[i].empty()) return false;
+  if (node.attr_int("stash_type", 1) != 1) return false;
+  const auto xs = shape_of(node.inputs[0]);
+  const auto rank = static_cast<int64_t>(xs.size());
+  if (rank < 1 || rank > 6) return false;
+  int64_t axis = node.attr_int("axis", -1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return false;
+  int64_t len = 1;
+  for (int64_t d = axis; d < rank; ++d) len *= xs[d];
+  const int64_t outer = std::max<int64_t>(1, std::accumulate(xs.begin(), xs.begin() + axis, int64_t{1}, std::multiplies<>()));
+  // Scale and B broadcast over the normalised block; as vectors of its `len` values, prepared once.
+  const std::string key = node.name + "/layer_norm";
+  if (!prepared_.count(key)) {
+    std::vector<int64_t> norm_shape(xs.begin() + axis, xs.end());
+    Tensor scale_shift = Tensor::zeros(DataType::float32, {2, len});
+    for (int k = 0; k < 2; ++k) {
+      if (k == 1 && (node.inputs.size() < 3 || node.inputs[2].empty())) break;
+      if (!is_constant(node.inputs[1 + k])) return false;
+      const Tensor t = constant(node.inputs[1 + k]);
+      if (t.type != DataType::float32 || t.shape.size() > norm_shape.size()) return false;
+      // Offsets of t's element for each position of the block (numpy broadcast from the right).
+      std::vector<int64_t> strides(norm_shape.size(), 0);
+      int64_t stride = 1;
+      for (size_t d = 0; d < t.shape.size(); ++d) {
+        size_t nd = norm_shape.size() - 1 - d, td = t.shape.size() - 1 - d;
+        if (t.shape[td] != 1 && t.shape[td] != norm_shape[nd]) return false;
+        strides[nd] = t.shape[td] == 1 ? 0 : stride;
+        stride *= t.shape[td];
+      }
+      std::vector<int64_t> idx(norm_shape.size(), 0);
+      for (int64_t i = 0; i < len; ++i) {
+        int64_t off = 0;
+        for (size_t d = 0; d < norm_shape.size(); ++d) off += idx[d] * strides[d];
+        scale_shift.mutable_data<float>()[k * len + i] = t.data<float>()[off];
+        for (size_t d = norm_shape.size(); d-- > 0;) {
+          if (++idx[d] < norm_shape[d]) break;
+          idx[d] = 0;
+        }
+      }
+    }
+    prepared_[key] = scale_shift;
+  }
+  const Tensor& scale_shift = prepared_[key];
+  int src = plain_form(node.inputs[0]);
+  if (src < 0) return false;
+  const memory::desc& have = plan_.slots[src].desc;
+  if (axis != rank - 1) {  // [outer, len]
+    int flat = new_slot(true, {outer, len}, DataType::float32);
+    plan_.slots[flat].desc = memory::desc({outer, len}, have.data_type(), tag::ab);
+    plan_.slots[flat].alias_device = src;
+    src = flat;
+  }
+  const memory::desc& md = plan_.slots[src].desc;
+  auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, md,
+                                               node.attr_float("epsilon", 1e-5f), flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(desc, cpu_engine());
+  if (is_reference_impl(pd)) return false;
+  const memory::dims out_dims = md.dims();
+  int dst = new_device_slot(pd.dst_desc(), std::vector<int64_t>(out_dims.begin(), out_dims.end()));
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  if (const memory::desc mean = pd.mean_desc(); mean.get_size() > 0) {
+    const memory::dims stat_dims = mean.dims();
+    args.emplace_back(DNNL_ARG_MEAN, new_device_slot(mean, std::vector<int64_t>(stat_dims.begin(), stat_dims.end())));
+    args.emplace_back(DNNL_ARG_VARIANCE, new_device_slot(pd.variance_desc(), std::vector<int64_t>(stat_dims.begin(), stat_dims.end())));
+  }
+  if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+    args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
+  Tensor scale = Tensor::zeros(DataType::float32, {len}), shift = Tensor::zeros(DataType::float32, {len});
+  std::copy_n(scale_shift.data<float>(), len, scale.mutable_data<float>());
+  std::copy_n(scale_shift.data<float>() + len, len, shift.mutable_data<float>());
+  memory::desc vec({len}, dt::f32, tag::a);
+  std::vector<std::pair<int, memory>> consts = {{DNNL_ARG_SCALE, weights_as(key + "/scale", scale, {len}, tag::a, vec)},
+                                                {DNNL_ARG_SHIFT, weights_as(key + "/shift", shift, {len}, tag::a, vec)}};
+  add_primitive(node, dnnl::layer_normalization_forward(pd), args, consts, dst);
+  if (axis != rank - 1) device_[node.outputs[0]] = new_view(dst, xs);
   return true;
 }
 

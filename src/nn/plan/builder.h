@@ -99,10 +99,21 @@ class Builder {
   // dense and attention (nn/plan/attention.cpp)
   // Gemm with constant B (and C) or MatMul by a constant 2-D matrix: a oneDNN inner product.
   bool inner_product(const Node& node);
+  bool matmul(const Node& node);
+  bool softmax(const Node& node);
+  bool layer_norm(const Node& node);
+  int plain_padded(const std::string& name, size_t rank, dt type);
   // data movement (nn/plan/shape.cpp)
   bool concat(const Node& node);
   // Transpose as a oneDNN reorder from the input's memory viewed with permuted axes (Keras' NHWC <-> NCHW).
   bool transpose(const Node& node);
+  bool view(const Node& node);
+  bool slice(const Node& node);
+  bool gather(const Node& node);
+  // The value on the device in its plain row-major layout (reordered once if it has another); -1 above rank 6.
+  int plain_form(const std::string& name);
+  // A view of plain device slot `slot` (or of its bytes) with another shape: no step, no copy.
+  int new_view(int slot, const std::vector<int64_t>& shape);
 
   // ---- what is known about a value while building ----
   bool known(const std::string& name) const { return host_.count(name) || device_.count(name); }

@@ -36,6 +36,7 @@ dnnl::primitive_attr Builder::activation_attr(const Node& node, const memory::de
   else if (act == "Sigmoid") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
   else if (act == "Tanh") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f);
   else if (act == "HardSwish") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  else if (act == "Gelu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
   else if (act == "HardSigmoid") {
     ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha, beta);
     ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip_v2, 0.0f, 1.0f);

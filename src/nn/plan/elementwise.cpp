@@ -9,7 +9,10 @@ namespace xfer::nn {
 std::vector<Builder::PlannerEntry> Builder::elementwise_planners() {
   return {{"Add", &Builder::binary}, {"Sub", &Builder::binary}, {"Mul", &Builder::binary}, {"Div", &Builder::binary},
           {"Relu", &Builder::eltwise}, {"LeakyRelu", &Builder::eltwise}, {"Sigmoid", &Builder::eltwise},
-          {"Tanh", &Builder::eltwise}, {"HardSwish", &Builder::eltwise}, {"Clip", &Builder::eltwise}};
+          {"Tanh", &Builder::eltwise}, {"HardSwish", &Builder::eltwise}, {"Clip", &Builder::eltwise},
+          {"Gelu", &Builder::eltwise}, {"Sqrt", &Builder::eltwise}, {"Exp", &Builder::eltwise},
+          {"Log", &Builder::eltwise}, {"Abs", &Builder::eltwise}, {"Neg", &Builder::eltwise},
+          {"Reciprocal", &Builder::eltwise}, {"Pow", &Builder::eltwise}};
 }
 
 bool Builder::binary(const Node& node) {
@@ -96,7 +99,24 @@ bool Builder::eltwise(const Node& node) {
   else if (op == "Sigmoid") alg = dnnl::algorithm::eltwise_logistic;
   else if (op == "Tanh") alg = dnnl::algorithm::eltwise_tanh;
   else if (op == "HardSwish") alg = dnnl::algorithm::eltwise_hardswish;
-  else {  // Clip with constant bounds
+  else if (op == "Gelu") {
+    const std::string approximate = node.attr_string("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") return false;
+    alg = approximate == "none" ? dnnl::algorithm::eltwise_gelu_erf : dnnl::algorithm::eltwise_gelu_tanh;
+  } else if (op == "Sqrt") alg = dnnl::algorithm::eltwise_sqrt;
+  else if (op == "Exp") alg = dnnl::algorithm::eltwise_exp;
+  else if (op == "Log") alg = dnnl::algorithm::eltwise_log;
+  else if (op == "Abs") alg = dnnl::algorithm::eltwise_abs;
+  else if (op == "Neg") { alg = dnnl::algorithm::eltwise_linear; alpha = -1.0f; }
+  else if (op == "Reciprocal") { alg = dnnl::algorithm::eltwise_pow; alpha = 1.0f; beta = -1.0f; }
+  else if (op == "Pow") {  // by a constant scalar exponent: alpha * x^beta
+    if (node.inputs.size() != 2 || !is_constant(node.inputs[1])) return false;
+    const Tensor e = constant(node.inputs[1]);
+    if (e.element_count() != 1 || e.type != DataType::float32) return false;
+    alg = dnnl::algorithm::eltwise_pow;
+    alpha = 1.0f;
+    beta = e.data<float>()[0];
+  } else {  // Clip with constant bounds
     alg = dnnl::algorithm::eltwise_clip_v2;
     alpha = -3.4e38f;
     beta = 3.4e38f;

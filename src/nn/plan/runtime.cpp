@@ -38,6 +38,12 @@ memory::desc plain_desc(const std::vector<int64_t>& shape, dt type) {
   return memory::desc(dims_of(shape), type, plain_tag(shape.size()));
 }
 
+memory device_memory(const Plan& plan, const RunState& st, int slot) {
+  int root = plan.slots[slot].alias_device;
+  if (root < 0) return st.memories[slot];
+  return memory(plan.slots[slot].desc, cpu_engine(), device_memory(plan, st, root).get_data_handle());
+}
+
 void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opset) {
   switch (step.kind) {
     case Step::Kind::reference: {
@@ -62,7 +68,8 @@ void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opse
       int d = step.inputs[0], h = step.outputs[0];
       Tensor t = Tensor::zeros(DataType::float32, plan.slots[h].shape);
       memory dst(plain_desc(plan.slots[h].shape), cpu_engine(), t.bytes->data());
-      dnnl::reorder(st.memories[d], dst).execute(st.stream, st.memories[d], dst);
+      memory src = device_memory(plan, st, d);
+      dnnl::reorder(src, dst).execute(st.stream, src, dst);
       st.stream.wait();
       st.host[h] = std::move(t);
       break;
@@ -72,10 +79,7 @@ void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opse
     case Step::Kind::reorder:
     case Step::Kind::primitive: {
       std::unordered_map<int, memory> args;
-      for (const auto& [arg, s] : step.args) {
-        int root = plan.slots[s].alias_device;
-        args[arg] = root < 0 ? st.memories[s] : memory(plan.slots[s].desc, cpu_engine(), st.memories[root].get_data_handle());
-      }
+      for (const auto& [arg, s] : step.args) args[arg] = device_memory(plan, st, s);
       for (const auto& [arg, m] : step.const_args) args[arg] = m;
       step.prim.execute(st.stream, args);
       break;

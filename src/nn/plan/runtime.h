@@ -38,6 +38,9 @@ struct RunState {
   std::vector<Tensor> host;            // per slot (host)
 };
 
+// The memory of a device slot; a view (alias_device) is its root's buffer seen through the view's desc.
+dnnl::memory device_memory(const Plan& plan, const RunState& st, int slot);
+
 void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opset);
 
 // Points the state's device memories at `plan`'s arena (allocated, and every page touched, once).

@@ -1,12 +1,16 @@
 // Data movement on oneDNN: channel concats and transposes (reorders through permuted views).
 #include "nn/plan/builder.h"
 
+#include "nn/reference_ops.h"
+
 
 
 namespace xfer::nn {
 
 std::vector<Builder::PlannerEntry> Builder::shape_planners() {
-  return {{"Concat", &Builder::concat}, {"Transpose", &Builder::transpose}};
+  return {{"Concat", &Builder::concat}, {"Transpose", &Builder::transpose}, {"Reshape", &Builder::view},
+          {"Flatten", &Builder::view}, {"Squeeze", &Builder::view}, {"Unsqueeze", &Builder::view},
+          {"Slice", &Builder::slice}, {"Gather", &Builder::gather}};
 }
 
 bool Builder::concat(const Node& node) {
@@ -87,6 +91,123 @@ bool Builder::transpose(const Node& node) {
   int dst = new_device_slot(dst_md, ys);
   add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), viewed, cpu_engine(), dst_md)),
                 {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+  return true;
+}
+
+int Builder::plain_form(const std::string& name) {
+  int s = device_form(name);
+  const memory::desc& have = plan_.slots[s].desc;
+  const std::vector<int64_t> shape = plan_.slots[s].shape;
+  if (shape.size() > 6) return -1;
+  memory::desc plain(dims_of(shape), have.data_type(), plain_tag(shape.size()));
+  return have == plain ? s : device_as(name, plain);
+}
+
+int Builder::new_view(int slot, const std::vector<int64_t>& shape) {
+  int view = new_slot(true, shape, DataType::float32);
+  plan_.slots[view].desc = memory::desc(dims_of(shape), plan_.slots[slot].desc.data_type(), plain_tag(shape.size()));
+  plan_.slots[view].alias_device = slot;
+  return view;
+}
+
+// Reshape, Flatten, Squeeze, Unsqueeze of a value on the device: the same bytes seen with another shape, once the
+// value is in its plain (row-major) layout. No step at run time.
+bool Builder::view(const Node& node) {
+  if (!device_.count(node.inputs[0])) return false;  // a host value: the reference kernel shares its bytes
+  // The output shape, from the reference kernel on a tensor with the input's shape and no bytes (these four
+  // only read shapes) and the node's other inputs, which must be constants.
+  Tensor shape_only;
+  shape_only.shape = shape_of(node.inputs[0]);
+  std::vector<Tensor> others;
+  others.reserve(node.inputs.size());
+  std::vector<const Tensor*> ins = {&shape_only};
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (node.inputs[i].empty()) { ins.push_back(nullptr); continue; }
+    if (!is_constant(node.inputs[i])) return false;
+    others.push_back(constant(node.inputs[i]));
+    ins.push_back(&others.back());
+  }
+  const std::vector<int64_t> ys = run_reference(node, ins, g_.source.opset).at(0).shape;
+  if (ys.empty() || ys.size() > 6) return false;
+  int src = plain_form(node.inputs[0]);
+  if (src < 0) return false;
+  device_[node.outputs[0]] = new_view(src, ys);
+  return true;
+}
+
+// Slice with positive steps of a device value: a reorder from the sub-memory it covers (ShuffleNetV2's channel
+// split, ViT's q/k/v out of one projection, Swin's shifted windows).
+bool Builder::slice(const Node& node) {
+  if (!device_.count(node.inputs[0])) return false;
+  const auto xs = shape_of(node.inputs[0]);
+  if (xs.empty() || xs.size() > 6) return false;
+  std::vector<Tensor> others;
+  others.reserve(node.inputs.size());
+  std::vector<const Tensor*> ins = {nullptr};
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    if (node.inputs[i].empty()) { ins.push_back(nullptr); continue; }
+    if (!is_constant(node.inputs[i])) return false;
+    others.push_back(constant(node.inputs[i]));
+    ins.push_back(&others.back());
+  }
+  const SliceWindow w = slice_window(node, g_.source.opset, xs, ins);
+  for (auto step : w.step) if (step != 1) return false;
+  for (auto n : w.shape) if (n == 0) return false;
+  int src = device_form(node.inputs[0]);
+  memory::desc part;
+  try {
+    part = plan_.slots[src].desc.submemory_desc(dims_of(w.shape), dims_of(w.start));
+  } catch (const dnnl::error&) {  // a blocked layout cut inside a block: cut the plain form instead
+    src = plain_form(node.inputs[0]);
+    part = plan_.slots[src].desc.submemory_desc(dims_of(w.shape), dims_of(w.start));
+  }
+  int view = new_slot(true, w.shape, DataType::float32);
+  plan_.slots[view].desc = part;
+  plan_.slots[view].alias_device = src;
+  memory::desc dst_md(dims_of(w.shape), part.data_type(), plain_tag(w.shape.size()));
+  int dst = new_device_slot(dst_md, w.shape);
+  add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
+                {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+  return true;
+}
+
+// Gather of one constant index along an axis of a device value (ViT's class token): the same reorder from a
+// sub-memory, the axis dropped by a view.
+bool Builder::gather(const Node& node) {
+  if (!device_.count(node.inputs[0]) || node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
+  const auto xs = shape_of(node.inputs[0]);
+  const Tensor index = constant(node.inputs[1]);
+  if (xs.empty() || xs.size() > 6 || !index.shape.empty() ||
+      (index.type != DataType::int64 && index.type != DataType::int32))
+    return false;
+  auto rank = static_cast<int64_t>(xs.size());
+  int64_t axis = node.attr_int("axis", 0);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return false;
+  int64_t i = index.type == DataType::int64 ? index.data<int64_t>()[0] : index.data<int32_t>()[0];
+  if (i < 0) i += xs[axis];
+  if (i < 0 || i >= xs[axis]) return false;  // the reference kernel names the bad index
+  std::vector<int64_t> kept = xs, start(xs.size(), 0), ys;
+  kept[axis] = 1;
+  start[axis] = i;
+  for (int64_t d = 0; d < rank; ++d) if (d != axis) ys.push_back(xs[d]);
+  if (ys.empty()) return false;
+  int src = device_form(node.inputs[0]);
+  memory::desc part;
+  try {
+    part = plan_.slots[src].desc.submemory_desc(dims_of(kept), dims_of(start));
+  } catch (const dnnl::error&) {
+    src = plain_form(node.inputs[0]);
+    part = plan_.slots[src].desc.submemory_desc(dims_of(kept), dims_of(start));
+  }
+  int view = new_slot(true, kept, DataType::float32);
+  plan_.slots[view].desc = part;
+  plan_.slots[view].alias_device = src;
+  memory::desc dst_md(dims_of(kept), part.data_type(), plain_tag(kept.size()));
+  int dst = new_device_slot(dst_md, kept);
+  add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
+                {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+  device_[node.outputs[0]] = new_view(dst, ys);
   return true;
 }
 

@@ -4,8 +4,11 @@
 // attention, shape); nn/reference_ops.cpp joins their tables into the engine's one list of operators.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <string>
 #include <vector>
+
+#include <fmt/ranges.h>
 
 #include "nn/errors.h"
 #include "nn/graph.h"
@@ -131,6 +134,28 @@ void broadcast_loop(const Shape& out, const std::array<Shape, K>& strides, F&& f
   }
 }
 
+// The most elements a kernel allocates for one output (16 G values: 64 GB of float32, far beyond any model here).
+// Shapes computed from a file's numbers (Range, Expand, ConstantOfShape, Tile) are checked against it before
+// anything is allocated, so a hostile file gets a clear error instead of an allocation failure or an overflow.
+constexpr int64_t kMaxOutputElements = int64_t{1} << 34;
+
+inline int64_t checked_count(const Call& c, const Shape& shape) {
+  int64_t count = 1;
+  for (auto d : shape) {
+    if (d < 0) c.invalid("negative dimension {} in output shape [{}]", d, fmt::join(shape, ","));
+    if (d != 0 && count > kMaxOutputElements / d)
+      c.invalid("output shape [{}] has more than 2^34 elements", fmt::join(shape, ","));
+    count *= d;
+  }
+  return count;
+}
+
+// A zero-filled output tensor, its size checked first.
+inline Tensor new_output(const Call& c, DataType type, const Shape& shape) {
+  checked_count(c, shape);
+  return Tensor::zeros(type, shape);
+}
+
 inline Tensor reshaped(const Tensor& x, Shape shape) {
   Tensor t = x;  // shares the bytes: a reshape is a view of the same data
   t.shape = std::move(shape);
@@ -164,5 +189,6 @@ std::vector<KernelEntry> shape_kernels();
 std::vector<Tensor> binary(const Call& c);
 float activation_value(const std::string& act, float alpha, float beta, float x);
 SpatialWindow window_for(const Call& c, const Shape& spatial, const Shape& kernel);
+SliceWindow slice_window(const Call& c, const Shape& shape);
 
 }  // namespace xfer::nn::reference

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "nn/float16.h"
 
@@ -296,12 +297,288 @@ std::vector<Tensor> constant(const Call& c) {
   c.unsupported_case("a constant that is not a numeric tensor");
 }
 
+// Copies the elements of x at start[d] + i * step[d] (i < out_shape[d]) into a new tensor of out_shape: the strided
+// view behind Slice. Rows along the last axis with step 1 are copied whole.
+Tensor strided_copy(const Call& c, const Tensor& x, const Shape& start, const Shape& step, const Shape& out_shape) {
+  Tensor out = new_output(c, x.type, out_shape);
+  const auto rank = out_shape.size();
+  if (out.element_count() == 0) return out;
+  const auto es = static_cast<int64_t>(element_size(x.type));
+  Shape in_strides(rank);
+  int64_t s = 1;
+  for (size_t d = rank; d-- > 0;) { in_strides[d] = s; s *= x.shape[d]; }
+  if (rank == 0) {
+    std::memcpy(out.bytes->data(), x.bytes->data(), static_cast<size_t>(es));
+    return out;
+  }
+  const bool rows = step[rank - 1] == 1;
+  const int64_t row = rows ? out_shape[rank - 1] : 1;
+  const int64_t count = out.element_count() / row;
+  Shape idx(rank, 0);
+  unsigned char* po = out.bytes->data();
+  for (int64_t n = 0; n < count; ++n) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (start[d] + idx[d] * step[d]) * in_strides[d];
+    std::memcpy(po + n * row * es, x.bytes->data() + off * es, static_cast<size_t>(row * es));
+    for (size_t d = rows ? rank - 1 : rank; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+SliceWindow slice_window(const Call& c, const Shape& shape) {
+  auto rank = static_cast<int64_t>(shape.size());
+  Shape starts, ends, axes, steps;
+  if (c.opset < 10) {
+    starts = c.node.attr_ints("starts");
+    ends = c.node.attr_ints("ends");
+    axes = c.node.attr_ints("axes");
+  } else {
+    starts = ints_of(c, c.need(1));
+    ends = ints_of(c, c.need(2));
+    if (const Tensor* t = c.opt(3)) axes = ints_of(c, *t);
+    if (const Tensor* t = c.opt(4)) steps = ints_of(c, *t);
+  }
+  if (starts.size() != ends.size()) c.invalid("starts has {} values, ends {}", starts.size(), ends.size());
+  if (axes.empty()) for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (axes.size() != starts.size() || steps.size() != starts.size())
+    c.invalid("starts, ends, axes and steps must have the same length");
+  Shape start(rank, 0), step(rank, 1), out_shape = shape;
+  std::vector<bool> seen(rank, false);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int64_t a = normalize_axis(c, axes[i], rank);
+    if (seen[a]) c.invalid("axis {} repeated", axes[i]);
+    seen[a] = true;
+    const int64_t dim = shape[a], st = steps[i];
+    if (st == 0) c.invalid("step 0 on axis {}", axes[i]);
+    // Clamped before any arithmetic, so INT64_MIN/INT64_MAX ("to the end") cannot overflow.
+    int64_t b = starts[i], e = ends[i];
+    if (b < 0) b = b < -dim ? -1 : b + dim;
+    if (e < 0) e = e < -dim ? -1 : e + dim;
+    int64_t n;
+    if (st > 0) {
+      b = std::clamp<int64_t>(b, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      n = e > b ? (e - b - 1) / st + 1 : 0;
+    } else {
+      b = std::clamp<int64_t>(b, -1, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      const int64_t down = st == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max() : -st;
+      n = b > e ? (b - e - 1) / down + 1 : 0;
+    }
+    start[a] = n > 0 ? b : 0;
+    step[a] = st;
+    out_shape[a] = n;
+  }
+  return {start, step, out_shape};
+}
+
+namespace {
+
+std::vector<Tensor> slice(const Call& c) {
+  const Tensor& x = c.need(0);
+  const SliceWindow w = slice_window(c, x.shape);
+  return {strided_copy(c, x, w.start, w.step, w.shape)};
+}
+
+std::vector<Tensor> split(const Call& c) {
+  const Tensor& x = c.need(0);
+  auto rank = static_cast<int64_t>(x.shape.size());
+  int64_t axis = normalize_axis(c, c.node.attr_int("axis", 0), rank);
+  const auto n = static_cast<int64_t>(c.node.outputs.size());
+  const int64_t dim = x.shape[axis];
+  Shape sizes;
+  if (c.opset >= 13) {
+    if (const Tensor* t = c.opt(1)) sizes = ints_of(c, *t);
+  } else {
+    sizes = c.node.attr_ints("split");
+  }
+  if (sizes.empty()) {
+    if (c.opset >= 18 && c.node.has_attr("num_outputs")) {
+      int64_t parts = c.node.attr_int("num_outputs", n);
+      if (parts != n || parts < 1) c.invalid("num_outputs {} for {} outputs", parts, n);
+      int64_t chunk = (dim + parts - 1) / parts;
+      for (int64_t i = 0; i < parts; ++i) sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - i * chunk)));
+    } else {
+      if (n < 1 || dim % n != 0) c.invalid("axis {} of size {} does not split into {} equal parts", axis, dim, n);
+      sizes.assign(static_cast<size_t>(n), dim / n);
+    }
+  }
+  if (static_cast<int64_t>(sizes.size()) != n) c.invalid("split has {} sizes for {} outputs", sizes.size(), n);
+  int64_t total = 0;
+  for (auto v : sizes) {
+    if (v < 0) c.invalid("negative split size {}", v);
+    total += v;
+  }
+  if (total != dim) c.invalid("split sizes add up to {}, the axis has {}", total, dim);
+  std::vector<Tensor> outs;
+  Shape start(rank, 0), step(rank, 1);
+  for (auto v : sizes) {
+    Shape shape = x.shape;
+    shape[axis] = v;
+    outs.push_back(strided_copy(c, x, start, step, shape));
+    start[axis] += v;
+  }
+  return outs;
+}
+
+// The bidirectional broadcast of x to `shape` (Expand), or x repeated (Tile).
+std::vector<Tensor> expand(const Call& c) {
+  const Tensor& x = c.need(0);
+  Shape target = ints_of(c, c.need(1));
+  Shape out_shape = broadcast_shape(c, x.shape, target);
+  Tensor out = new_output(c, x.type, out_shape);
+  const size_t es = element_size(x.type);
+  broadcast_loop<1>(out_shape, {broadcast_strides(x.shape, out_shape)}, [&](int64_t i, const std::array<int64_t, 1>& o) {
+    std::memcpy(out.bytes->data() + i * es, x.bytes->data() + o[0] * es, es);
+  });
+  return {out};
+}
+
+std::vector<Tensor> tile(const Call& c) {
+  const Tensor& x = c.need(0);
+  Shape repeats = ints_of(c, c.need(1));
+  if (repeats.size() != x.shape.size()) c.invalid("{} repeats for rank {}", repeats.size(), x.shape.size());
+  Shape out_shape(x.shape.size());
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (repeats[d] < 0) c.invalid("negative repeat {}", repeats[d]);
+    if (x.shape[d] != 0 && repeats[d] > kMaxOutputElements / x.shape[d]) c.invalid("repeats make an absurd shape");
+    out_shape[d] = x.shape[d] * repeats[d];
+  }
+  Tensor out = new_output(c, x.type, out_shape);
+  const size_t es = element_size(x.type);
+  const auto rank = out_shape.size();
+  Shape idx(rank, 0), in_strides(rank);
+  int64_t s = 1;
+  for (size_t d = rank; d-- > 0;) { in_strides[d] = s; s *= x.shape[d]; }
+  for (int64_t i = 0; i < out.element_count(); ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < rank; ++d) off += (idx[d] % x.shape[d]) * in_strides[d];
+    std::memcpy(out.bytes->data() + i * es, x.bytes->data() + off * es, es);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return {out};
+}
+
+std::vector<Tensor> range(const Call& c) {
+  const Tensor& start_t = c.need(0);
+  const Tensor& limit_t = c.need(1);
+  const Tensor& delta_t = c.need(2);
+  if (start_t.type != limit_t.type || start_t.type != delta_t.type) c.invalid("start, limit and delta types differ");
+  Tensor out;
+  numeric(c, start_t.type, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, bool>) {
+      c.unsupported_case("bool range");
+    } else {
+      if (start_t.element_count() != 1 || limit_t.element_count() != 1 || delta_t.element_count() != 1)
+        c.invalid("start, limit and delta must be scalars");
+      const T start = start_t.data<T>()[0], limit = limit_t.data<T>()[0], delta = delta_t.data<T>()[0];
+      if (delta == T(0)) c.invalid("delta is 0");
+      // The count in long double: (limit - start) of two int64 extremes does not overflow there.
+      long double span = (static_cast<long double>(limit) - static_cast<long double>(start)) / static_cast<long double>(delta);
+      long double n = std::max<long double>(std::ceil(span), 0.0L);
+      if (!(n <= static_cast<long double>(kMaxOutputElements)))
+        c.invalid("start {}, limit {} and delta {} make {} values (at most 2^34)", static_cast<double>(start),
+                  static_cast<double>(limit), static_cast<double>(delta), static_cast<double>(n));
+      out = new_output(c, start_t.type, {static_cast<int64_t>(n)});
+      T* po = out.mutable_data<T>();
+      for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) po[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+    }
+  });
+  return {out};
+}
+
+std::vector<Tensor> constant_of_shape(const Call& c) {
+  Shape shape = ints_of(c, c.need(0));
+  const Tensor* value = c.node.attr_tensor("value");
+  if (value && value->element_count() != 1) c.invalid("value must hold one element, it has {}", value->element_count());
+  Tensor out = new_output(c, value ? value->type : DataType::float32, shape);
+  if (value) {
+    const size_t es = element_size(value->type);
+    for (int64_t i = 0; i < out.element_count(); ++i) std::memcpy(out.bytes->data() + i * es, value->bytes->data(), es);
+  }
+  return {out};
+}
+
+std::vector<Tensor> scatter_nd(const Call& c) {
+  const Tensor& data = c.need(0);
+  const Tensor& indices_t = c.need(1);
+  const Tensor& updates = c.need(2);
+  if (updates.type != data.type) c.invalid("updates are {}, data {}", to_string(updates.type), to_string(data.type));
+  const std::string reduction = c.node.attr_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    c.invalid("unknown reduction '{}'", reduction);
+  if (indices_t.shape.empty()) c.invalid("indices must have rank >= 1");
+  const auto rank = static_cast<int64_t>(data.shape.size());
+  const int64_t k = indices_t.shape.back();
+  if (k < 1 || k > rank) c.invalid("index tuples of {} values for data of rank {}", k, rank);
+  Shape expected(indices_t.shape.begin(), indices_t.shape.end() - 1);
+  expected.insert(expected.end(), data.shape.begin() + k, data.shape.end());
+  if (updates.shape != expected)
+    c.invalid("updates have shape [{}], indices and data need [{}]", fmt::join(updates.shape, ","), fmt::join(expected, ","));
+  auto indices = ints_of(c, indices_t);
+  Tensor out = same_as(data);
+  std::memcpy(out.bytes->data(), data.bytes->data(), data.bytes->size());
+  const int64_t slice = count_of(Shape(data.shape.begin() + k, data.shape.end()));
+  const int64_t tuples = count_of(Shape(indices_t.shape.begin(), indices_t.shape.end() - 1));
+  Shape strides(static_cast<size_t>(k));
+  for (int64_t d = 0; d < k; ++d) strides[d] = count_of(Shape(data.shape.begin() + d + 1, data.shape.end()));
+  // Every index is checked before anything is written.
+  std::vector<int64_t> offsets(static_cast<size_t>(tuples));
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t off = 0;
+    for (int64_t d = 0; d < k; ++d) {
+      int64_t i = indices[t * k + d], dim = data.shape[d];
+      if (i < -dim || i >= dim) c.invalid("index {} out of range [-{}, {}) for dimension {}", i, dim, dim, d);
+      off += (i < 0 ? i + dim : i) * strides[d];
+    }
+    offsets[t] = off;
+  }
+  numeric(c, data.type, [&](auto tag) {
+    using T = decltype(tag);
+    T* po = out.mutable_data<T>();
+    const T* pu = updates.data<T>();
+    for (int64_t t = 0; t < tuples; ++t)
+      for (int64_t j = 0; j < slice; ++j) {
+        T& dst = po[offsets[t] + j];
+        T v = pu[t * slice + j];
+        if (reduction == "none") dst = v;
+        else if constexpr (std::is_same_v<T, bool>) c.unsupported_case("reduction on bool data");
+        else if (reduction == "add") dst = static_cast<T>(dst + v);
+        else if (reduction == "mul") dst = static_cast<T>(dst * v);
+        else if (reduction == "max") dst = std::max(dst, v);
+        else dst = std::min(dst, v);
+      }
+  });
+  return {out};
+}
+
+std::vector<Tensor> size_of(const Call& c) {
+  Tensor out = Tensor::zeros(DataType::int64, {});
+  out.mutable_data<int64_t>()[0] = c.need(0).element_count();
+  return {out};
+}
+
 std::vector<Tensor> identity(const Call& c) { return {c.need(0)}; }
 
 std::vector<Tensor> dropout(const Call& c) {
   const Tensor& x = c.need(0);
   if (c.opset >= 12) {
-    if (const Tensor* t = c.opt(2); t && scalar_of(c, *t) != 0) c.unsupported_case("training_mode=true");
+    // Training mode with ratio 0 keeps every element and scales by 1/(1-0): exactly the identity (Swin exports its
+    // attention dropout so, with p=0). Any other ratio is random: not an inference op.
+    const Tensor* ratio = c.opt(1);
+    const double p = ratio ? scalar_of(c, *ratio) : 0.5;
+    if (const Tensor* t = c.opt(2); t && scalar_of(c, *t) != 0 && p != 0)
+      c.unsupported_case("training_mode=true with ratio {}", p);
   } else if (c.node.attr_int("is_test", 1) == 0 && c.opset < 7) {
     c.unsupported_case("is_test=0");
   }
@@ -321,6 +598,8 @@ std::vector<KernelEntry> shape_kernels() {
       {"Flatten", flatten}, {"Reshape", reshape}, {"Transpose", transpose}, {"Squeeze", squeeze},
       {"Unsqueeze", unsqueeze}, {"Concat", concat}, {"Gather", gather}, {"Pad", pad}, {"Cast", cast},
       {"Shape", shape_of}, {"Constant", constant}, {"Dropout", dropout}, {"Identity", identity},
+      {"Slice", slice}, {"Split", split}, {"Expand", expand}, {"Tile", tile}, {"Range", range},
+      {"ConstantOfShape", constant_of_shape}, {"ScatterND", scatter_nd}, {"Size", size_of},
   };
 }
 

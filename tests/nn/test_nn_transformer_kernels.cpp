@@ -1,0 +1,245 @@
+// The transformer families' oneDNN paths against the reference kernels (fixed seeds): matmul (by a constant
+// matrix with a fused bias and GELU, and between activations, batched with broadcasting), softmax, layer
+// normalization, GELU and the other eltwise ops, and the data movement between them (views, slices, gathers,
+// concats along later axes); and the passes that fold exporters' written-out forms back into those ops, checked
+// against the reference kernels on the graph as written.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernel_case.h"
+#include "nn/model.h"
+#include "nn/reference_ops.h"
+
+using namespace xfer::nn;
+using namespace xfer::nn::testing;
+
+namespace {
+
+Tensor scalar(float v) {
+  Tensor t = Tensor::zeros(DataType::float32, {});
+  t.mutable_data<float>()[0] = v;
+  return t;
+}
+
+Tensor ints(std::vector<int64_t> values) {
+  Tensor t = Tensor::zeros(DataType::int64, {static_cast<int64_t>(values.size())});
+  std::copy(values.begin(), values.end(), t.mutable_data<int64_t>());
+  return t;
+}
+
+void expect_fast(const Case& c) {
+  EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+}
+
+// The op types of the graph after the passes.
+std::vector<std::string> ops_after_passes(const Graph& g) {
+  std::vector<std::string> ops;
+  auto model = Model::compile(g, CompileOptions{});
+  for (const auto& n : model->graph().nodes) ops.push_back(n.op_type);
+  return ops;
+}
+
+// The graph input through a MatMul by a random [n, n] matrix: on the device from there on, as a transformer's
+// values are after its patch embedding (a plain graph input stays on the host for cheap elementwise ops).
+void on_device(Case& c, int64_t n, const std::string& out) {
+  c.weight("w_in", {n, n}, 99);
+  c.add(node("MatMul", {"x", "w_in"}, out));
+}
+
+bool has(const std::vector<std::string>& ops, const std::string& op) {
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+}  // namespace
+
+// ViT's MLP: [batch, tokens, 64] x [64, 96] + bias, GELU (its Erf form), then back to 64 with a bias.
+TEST(OneDnnMatMul, ByConstantWeightsWithBiasAndGeluFused) {
+  Case c({2, 7, 64}, 1);
+  c.weight("w1", {64, 96}, 2);
+  c.weight("b1", {96}, 3);
+  c.weight("w2", {96, 64}, 4);
+  c.weight("b2", {64}, 5);
+  c.g.initializers["sqrt2"] = scalar(std::sqrt(2.0f));
+  c.g.initializers["one"] = scalar(1.0f);
+  c.g.initializers["half"] = scalar(0.5f);
+  c.add(node("MatMul", {"x", "w1"}, "mm1"));
+  c.add(node("Add", {"b1", "mm1"}, "h"));
+  c.add(node("Div", {"h", "sqrt2"}, "scaled"));
+  c.add(node("Erf", {"scaled"}, "erf"));
+  c.add(node("Add", {"erf", "one"}, "erf1"));
+  c.add(node("Mul", {"h", "erf1"}, "prod"));
+  c.add(node("Mul", {"prod", "half"}, "gelu"));
+  c.add(node("MatMul", {"gelu", "w2"}, "mm2"));
+  c.add(node("Add", {"mm2", "b2"}, "y"));
+  c.output("y");
+  const auto ops = ops_after_passes(c.g);
+  EXPECT_EQ(ops, (std::vector<std::string>{"MatMul", "MatMul"})) << fmt::format("{}", fmt::join(ops, ","));
+  c.check("mm1", /*optimize=*/true);
+  expect_fast(c);
+}
+
+TEST(OneDnnMatMul, Bf16WithinOnePercent) {
+  Case c({3, 5, 32}, 6);
+  c.weight("w", {32, 48}, 7);
+  c.weight("b", {48}, 8);
+  c.add(node("MatMul", {"x", "w"}, "mm"));
+  c.add(node("Add", {"mm", "b"}, "y"));
+  c.output("y");
+  c.check("mm", true, 1e-2, Precision::bf16);
+}
+
+// Attention's products: [B, heads, T, d] x [B, heads, d, T], and a [heads, T, T] bias broadcast over the batch.
+TEST(OneDnnMatMul, BetweenActivationsBatchedAndBroadcast) {
+  Case c({2, 3, 10, 8}, 9);
+  c.weight("k", {1, 3, 8, 10}, 10);
+  c.add(node("Relu", {"x"}, "q"));
+  c.add(node("Relu", {"k"}, "kk"));  // a computed (non-constant) operand
+  c.add(node("MatMul", {"q", "kk"}, "y"));
+  c.output("y");
+  c.check("y");
+  expect_fast(c);
+}
+
+// Along the last axis on oneDNN; along an inner one oneDNN 2.6 has only ref:any, so the reference kernel runs it.
+TEST(OneDnnSoftmax, LastAxisAndInnerAxis) {
+  for (int64_t axis : {-1, 2}) {
+    SCOPED_TRACE(axis);
+    Case c({2, 3, 10, 10}, 11);
+    on_device(c, 10, "r");
+    c.add(node("Softmax", {"r"}, "y", {{"axis", axis}}));
+    c.output("y");
+    c.check(axis == -1 ? "y" : "r");
+    expect_fast(c);
+  }
+}
+
+TEST(OneDnnLayerNorm, LastAxisAndLastTwo) {
+  for (int64_t axis : {-1, -2}) {
+    SCOPED_TRACE(axis);
+    Case c({2, 9, 24}, 12);
+    c.weight("scale", axis == -1 ? std::vector<int64_t>{24} : std::vector<int64_t>{9, 24}, 13, 0.5f, 1.5f);
+    c.weight("shift", {24}, 14);
+    on_device(c, 24, "r");
+    c.add(node("LayerNormalization", {"r", "scale", "shift"}, "y", {{"axis", axis}, {"epsilon", 1e-5f}}));
+    c.output("y");
+    c.check("y");
+    expect_fast(c);
+  }
+}
+
+// Opset 13's LayerNorm written out (ConvNeXt, Swin, ViT): one LayerNormalization after the passes, equal to the
+// reference kernels on the chain as written.
+TEST(Passes, LayerNormChainFoldedIntoOneOp) {
+  Case c({2, 5, 16}, 15);
+  c.weight("gamma", {16}, 16, 0.5f, 1.5f);
+  c.weight("beta", {16}, 17);
+  c.g.initializers["two"] = scalar(2.0f);
+  c.g.initializers["eps"] = scalar(1e-6f);
+  std::map<std::string, Attribute> last_axis = {{"axes", std::vector<int64_t>{-1}}};
+  on_device(c, 16, "r");
+  c.add(node("ReduceMean", {"r"}, "mean", last_axis));
+  c.add(node("Sub", {"r", "mean"}, "centred"));
+  c.add(node("Pow", {"centred", "two"}, "square"));
+  c.add(node("ReduceMean", {"square"}, "var", last_axis));
+  c.add(node("Add", {"var", "eps"}, "var_eps"));
+  c.add(node("Sqrt", {"var_eps"}, "std"));
+  c.add(node("Div", {"centred", "std"}, "normed"));
+  c.add(node("Mul", {"normed", "gamma"}, "scaled"));
+  c.add(node("Add", {"scaled", "beta"}, "y"));
+  c.output("y");
+  const auto ops = ops_after_passes(c.g);
+  EXPECT_EQ(ops, (std::vector<std::string>{"MatMul", "LayerNormalization"})) << fmt::format("{}", fmt::join(ops, ","));
+  c.check("y", /*optimize=*/true);
+}
+
+// MaxViT's attention einsums become MatMuls (the second with its operand transposed).
+TEST(Passes, MatrixProductEinsumsBecomeMatMuls) {
+  for (std::string eq : {"B G H I J, B G H J D -> B G H I D", "bhid,bhjd->bhij"}) {
+    SCOPED_TRACE(eq);
+    const bool five = eq[0] == 'B';
+    Case c(five ? std::vector<int64_t>{2, 3, 2, 6, 6} : std::vector<int64_t>{2, 3, 6, 4}, 18);
+    c.weight("v", five ? std::vector<int64_t>{2, 3, 2, 6, 4} : std::vector<int64_t>{2, 3, 5, 4}, 19);
+    c.add(node("Relu", {"x"}, "r"));
+    c.add(node("Einsum", {"r", "v"}, "y", {{"equation", eq}}));
+    c.output("y");
+    const auto ops = ops_after_passes(c.g);
+    EXPECT_FALSE(has(ops, "Einsum")) << fmt::format("{}", fmt::join(ops, ","));
+    c.check("y", /*optimize=*/true);
+  }
+}
+
+TEST(OneDnnEltwise, GeluSqrtExpPowNeg) {
+  for (std::string op : {"Gelu", "Sqrt", "Exp", "Pow", "Neg", "Abs"}) {
+    SCOPED_TRACE(op);
+    Case c({2, 4, 6, 5}, 20);
+    c.g.initializers["e"] = scalar(3.0f);
+    on_device(c, 5, "m");
+    c.add(node("Relu", {"m"}, "r"));  // Sqrt needs x >= 0
+    c.add(op == "Pow" ? node("Pow", {"r", "e"}, "y") : node(op, {"r"}, "y"));
+    c.output("y");
+    c.check("y");
+    expect_fast(c);
+  }
+}
+
+// Reshape of a conv's blocked output, then a channel split (ShuffleNetV2) and a slice of a later axis of a plain
+// value (Swin's roll): views and sub-memory reorders, no host copies.
+TEST(OneDnnShape, ViewsAndSlicesOnTheDevice) {
+  Case c({2, 32, 6, 6}, 21);
+  c.weight("w", {32, 32, 1, 1}, 22);
+  c.g.initializers["shape"] = ints({2, 2, 16, 36});
+  c.g.initializers["starts"] = ints({16});
+  c.g.initializers["ends"] = ints({32});
+  c.g.initializers["axes"] = ints({1});
+  c.g.initializers["starts2"] = ints({1});
+  c.g.initializers["ends2"] = ints({1000});
+  c.g.initializers["axes2"] = ints({3});
+  c.add(node("Conv", {"x", "w"}, "conv"));
+  c.add(node("Slice", {"conv", "starts", "ends", "axes"}, "half"));
+  c.add(node("Reshape", {"conv", "shape"}, "grouped"));
+  c.add(node("Slice", {"grouped", "starts2", "ends2", "axes2"}, "rolled"));
+  c.add(node("Flatten", {"rolled"}, "flat", {{"axis", int64_t{1}}}));
+  c.add(node("Flatten", {"half"}, "flat_half", {{"axis", int64_t{1}}}));
+  c.add(node("Concat", {"flat", "flat_half"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("rolled");  // only if the Reshape before it kept the value on the device
+  expect_fast(c);
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  auto ran = run.onednn_nodes();
+  EXPECT_NE(std::find(ran.begin(), ran.end(), "half"), ran.end()) << "the channel split did not run on oneDNN";
+}
+
+// ViT's class token: Gather of index 0 along the tokens of a device value.
+TEST(OneDnnShape, GatherOfOneIndex) {
+  Case c({3, 5, 8}, 23);
+  Tensor zero = Tensor::zeros(DataType::int64, {});
+  c.g.initializers["i"] = zero;
+  on_device(c, 8, "r");
+  c.add(node("Gather", {"r", "i"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("y");
+}
+
+// Swin's roll at batch 1: concats along H and W of one image are written in place, each piece at its offset
+// along that axis (the in-place placement once assumed every concat was along the channels).
+TEST(OneDnnConcat, BatchOneAlongALaterAxisWrittenInPlace) {
+  for (int64_t axis : {1, 2}) {
+    SCOPED_TRACE(axis);
+    Case c({1, 6, 7, 8}, 24);
+    c.g.initializers["s0"] = ints({0});
+    c.g.initializers["s3"] = ints({3});
+    c.g.initializers["end"] = ints({1000});
+    c.g.initializers["ax"] = ints({axis});
+    on_device(c, 8, "r");
+    c.add(node("Slice", {"r", "s3", "end", "ax"}, "tail"));
+    c.add(node("Slice", {"r", "s0", "s3", "ax"}, "head"));
+    c.add(node("Concat", {"tail", "head"}, "y", {{"axis", axis}}));
+    c.output("y");
+    c.check("tail");
+  }
+}
