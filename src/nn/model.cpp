@@ -23,6 +23,23 @@ namespace xfer::nn {
 
 namespace {
 
+// Kernels name the node, op and reason ("node 'r' (Range): ... make 1e15 values"); a user running many files needs
+// the file too. Called inside a catch block: rethrows the error being handled, prefixed with the file's path
+// unless its message already names it, keeping its type (UnsupportedError is what `model info` reports apart).
+[[noreturn]] void rethrow_naming_file(const std::string& path) {
+  try {
+    throw;
+  } catch (const UnsupportedError& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    throw UnsupportedError(path + ": " + e.what());
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    throw Error(path + ": " + e.what());
+  }
+}
+
 std::string shape_key(const std::map<std::string, Tensor>& inputs) {
   std::string key;
   for (const auto& [name, t] : inputs) key += fmt::format("{}:{}:{};", name, static_cast<int>(t.type), fmt::join(t.shape, "x"));
@@ -137,6 +154,8 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
     outputs = builder.build(inputs);
   } catch (const dnnl::error& e) {
     fail("{}: oneDNN failed: {}", graph_.source.path, e.what());
+  } catch (const Error&) {
+    rethrow_naming_file(graph_.source.path);
   }
   state.bound = nullptr;
   plans_[key] = plan;
@@ -184,6 +203,8 @@ std::vector<Tensor> Run::forward(const std::map<std::string, Tensor>& given) {
     state_->stream.wait();
   } catch (const dnnl::error& e) {
     fail("{}: oneDNN failed: {}", g.source.path, e.what());
+  } catch (const Error&) {
+    rethrow_naming_file(g.source.path);
   }
   for (int s : plan->output_slots) outputs.push_back(plan->slots[s].constant ? plan->slots[s].value : state_->host[s]);
   return outputs;

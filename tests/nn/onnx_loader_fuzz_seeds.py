@@ -2,7 +2,9 @@
 """Writes the seed corpus of fuzz/onnx_loader_fuzz: small valid ONNX models built with onnx.helper (and checked
 by onnx.checker), covering the importer's paths: initializers, attributes of every kind, Constant nodes, the
 Shape/Gather/Concat/Reshape chain exporters emit, BatchNormalization after Conv, Concat, Gemm, a dynamic batch,
-the patterns the fusion passes rewrite.
+the patterns the fusion passes rewrite, and a transformer: a ViT block (class token expanded to the batch,
+attention, LayerNorm written out at opset 13 and as the op at 17, the Erf GELU) and Swin's shape-computed mask
+(Range, Equal, Where, ScatterND, Mod) with an Einsum.
 Usage: onnx_loader_fuzz_seeds.py OUT_DIR"""
 import os
 import sys
@@ -78,6 +80,143 @@ def seeds():
                                   init("b5", 5), init("m5", 5),
                                   numpy_helper.from_array(np.abs(rng.standard_normal(5)).astype(np.float32) + .5, "v5")],
         13)
+    for opset in (13, 17):
+        yield f"vit_block_op{opset}", vit_block(opset)
+    yield "swin_mask_einsum_op13", swin_mask_einsum()
+
+
+def vit_block(opset):
+    """A one-block ViT on 8x8 inputs (patches of 4: 4 tokens + the class token, width 8, 2 heads), written as
+    torchvision exports it: the passes fold its LayerNorms, GELU and matmul biases."""
+    d, heads, n = 8, 2, 5
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])
+    c = lambda name, v: helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(v), name))
+    nodes, inits = [], [init("pw", d, 3, 4, 4), init("pb", d), init("cls", 1, 1, d), init("pos", 1, n, d),
+                        init("qkv_w", d, 3 * d), init("qkv_b", 3 * d), init("proj_w", d, d), init("proj_b", d),
+                        init("fc1_w", d, 2 * d), init("fc1_b", 2 * d), init("fc2_w", 2 * d, d), init("fc2_b", d),
+                        init("head_w", 3, d), init("head_b", 3)]
+
+    def layer_norm(src, out, tag):
+        inits.extend([init(f"{tag}_g", d), init(f"{tag}_b", d)])
+        if opset >= 17:
+            nodes.append(helper.make_node("LayerNormalization", [src, f"{tag}_g", f"{tag}_b"], [out], axis=-1,
+                                          epsilon=1e-6))
+            return
+        nodes.extend([
+            helper.make_node("ReduceMean", [src], [f"{tag}_m"], axes=[-1]),
+            helper.make_node("Sub", [src, f"{tag}_m"], [f"{tag}_c"]),
+            c(f"{tag}_two", np.float32(2)),
+            helper.make_node("Pow", [f"{tag}_c", f"{tag}_two"], [f"{tag}_sq"]),
+            helper.make_node("ReduceMean", [f"{tag}_sq"], [f"{tag}_v"], axes=[-1]),
+            c(f"{tag}_eps", np.float32(1e-6)),
+            helper.make_node("Add", [f"{tag}_v", f"{tag}_eps"], [f"{tag}_ve"]),
+            helper.make_node("Sqrt", [f"{tag}_ve"], [f"{tag}_sd"]),
+            helper.make_node("Div", [f"{tag}_c", f"{tag}_sd"], [f"{tag}_n"]),
+            helper.make_node("Mul", [f"{tag}_n", f"{tag}_g"], [f"{tag}_s"]),
+            helper.make_node("Add", [f"{tag}_s", f"{tag}_b"], [out])])
+
+    nodes += [
+        helper.make_node("Conv", ["x", "pw", "pb"], ["patches"], kernel_shape=[4, 4], strides=[4, 4]),
+        c("flat_shape", np.array([0, d, -1], np.int64)),
+        helper.make_node("Reshape", ["patches", "flat_shape"], ["flat"]),
+        helper.make_node("Transpose", ["flat"], ["tokens"], perm=[0, 2, 1]),
+        # The class token expanded to the batch, as torchvision exports cls.expand(n, -1, -1).
+        helper.make_node("Shape", ["x"], ["xs"]),
+        c("zero", np.array(0, np.int64)),
+        helper.make_node("Gather", ["xs", "zero"], ["batch"], axis=0),
+        c("ax0", np.array([0], np.int64)),
+        helper.make_node("Unsqueeze", ["batch", "ax0"], ["batch1"]),
+        c("rest", np.array([-1, -1], np.int64)),
+        helper.make_node("Concat", ["batch1", "rest"], ["cls_shape0"], axis=0),
+        c("minus1", np.array(-1, np.int64)),
+        helper.make_node("Equal", ["cls_shape0", "minus1"], ["is_minus1"]),
+        c("ones3", np.array([1, 1, 1], np.int64)),
+        helper.make_node("Where", ["is_minus1", "ones3", "cls_shape0"], ["cls_shape"]),
+        helper.make_node("Expand", ["cls", "cls_shape"], ["cls_b"]),
+        helper.make_node("Concat", ["cls_b", "tokens"], ["seq0"], axis=1),
+        helper.make_node("Add", ["seq0", "pos"], ["seq"]),
+    ]
+    layer_norm("seq", "ln1", "ln1")
+    hd = d // heads
+    nodes += [
+        helper.make_node("MatMul", ["ln1", "qkv_w"], ["qkv0"]),
+        helper.make_node("Add", ["qkv0", "qkv_b"], ["qkv"]),
+        c("qkv_shape", np.array([0, n, 3, heads, hd], np.int64)),
+        helper.make_node("Reshape", ["qkv", "qkv_shape"], ["qkv5"]),
+        helper.make_node("Transpose", ["qkv5"], ["qkvt"], perm=[2, 0, 3, 1, 4]),
+        c("s0", np.array([0], np.int64)), c("s1", np.array([1], np.int64)), c("s2", np.array([2], np.int64)),
+        c("s3", np.array([3], np.int64)),
+        helper.make_node("Slice", ["qkvt", "s0", "s1", "s0"], ["q1"]),
+        helper.make_node("Slice", ["qkvt", "s1", "s2", "s0"], ["k1"]),
+        helper.make_node("Slice", ["qkvt", "s2", "s3", "s0"], ["v1"]),
+        helper.make_node("Squeeze", ["q1", "s0"], ["q"]),
+        helper.make_node("Squeeze", ["k1", "s0"], ["k"]),
+        helper.make_node("Squeeze", ["v1", "s0"], ["v"]),
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["scores0"]),
+        c("scale", np.float32(hd ** -0.5)),
+        helper.make_node("Mul", ["scores0", "scale"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["attn"], axis=-1),
+        helper.make_node("MatMul", ["attn", "v"], ["ctx"]),
+        helper.make_node("Transpose", ["ctx"], ["ctxt"], perm=[0, 2, 1, 3]),
+        c("seq_shape", np.array([0, n, d], np.int64)),
+        helper.make_node("Reshape", ["ctxt", "seq_shape"], ["ctx2"]),
+        helper.make_node("MatMul", ["ctx2", "proj_w"], ["proj0"]),
+        helper.make_node("Add", ["proj0", "proj_b"], ["proj"]),
+        helper.make_node("Add", ["seq", "proj"], ["res1"]),
+    ]
+    layer_norm("res1", "ln2", "ln2")
+    nodes += [
+        helper.make_node("MatMul", ["ln2", "fc1_w"], ["h0"]),
+        helper.make_node("Add", ["h0", "fc1_b"], ["h"]),
+        c("sqrt2", np.float32(np.sqrt(2))),
+        helper.make_node("Div", ["h", "sqrt2"], ["hs"]),
+        helper.make_node("Erf", ["hs"], ["he"]),
+        c("one", np.float32(1)),
+        helper.make_node("Add", ["he", "one"], ["he1"]),
+        helper.make_node("Mul", ["h", "he1"], ["hm"]),
+        c("half", np.float32(0.5)),
+        helper.make_node("Mul", ["hm", "half"], ["gelu"]),
+        helper.make_node("MatMul", ["gelu", "fc2_w"], ["o0"]),
+        helper.make_node("Add", ["o0", "fc2_b"], ["o"]),
+        helper.make_node("Add", ["res1", "o"], ["res2"]),
+    ]
+    layer_norm("res2", "lnf", "lnf")
+    nodes += [
+        helper.make_node("Gather", ["lnf", "zero"], ["cls_out"], axis=1),
+        helper.make_node("Gemm", ["cls_out", "head_w", "head_b"], ["y"], transB=1),
+    ]
+    return model(nodes, [x], [y], inits, opset)
+
+
+def swin_mask_einsum():
+    """Swin's attention mask computed from static shapes (Range, Mod, Equal, Where, ScatterND), added to scores
+    made by an Einsum, as torchvision's shifted windows and MaxViT's relative attention export them."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 4])
+    c = lambda name, v: helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(v), name))
+    nodes = [
+        helper.make_node("Shape", ["x"], ["xs"]),
+        c("one_i", np.array(1, np.int64)),
+        helper.make_node("Gather", ["xs", "one_i"], ["len"], axis=0),
+        c("zero_i", np.array(0, np.int64)),
+        helper.make_node("Range", ["zero_i", "len", "one_i"], ["pos"]),
+        c("two_i", np.array(2, np.int64)),
+        helper.make_node("Mod", ["pos", "two_i"], ["region"]),
+        c("ax1", np.array([1], np.int64)), c("ax0", np.array([0], np.int64)),
+        helper.make_node("Unsqueeze", ["region", "ax1"], ["rcol"]),
+        helper.make_node("Unsqueeze", ["region", "ax0"], ["rrow"]),
+        helper.make_node("Equal", ["rcol", "rrow"], ["same"]),
+        c("zero_f", np.float32(0)), c("minus100", np.float32(-100)),
+        helper.make_node("Where", ["same", "zero_f", "minus100"], ["mask0"]),
+        c("idx", np.array([[0, 3]], np.int64)), c("upd", np.array([-50], np.float32)),
+        helper.make_node("ScatterND", ["mask0", "idx", "upd"], ["mask"]),
+        helper.make_node("Einsum", ["x", "x"], ["scores"], equation="bij,bkj->bik"),
+        helper.make_node("Add", ["scores", "mask"], ["masked"]),
+        helper.make_node("Softmax", ["masked"], ["y"], axis=-1),
+    ]
+    return model(nodes, [x], [y], [], 13)
 
 
 def main():

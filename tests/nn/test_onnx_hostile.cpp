@@ -1,11 +1,14 @@
 // Hostile ONNX files: each must be an xfer::Error that names the file and the reason, never a crash or a
 // wrong answer. The files are built here with libonnx's protobuf classes and then damaged.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <fstream>
 
 #include "nn/model.h"
@@ -247,5 +250,164 @@ TEST_F(Hostile, EveryUnsupportedOpListedAtOnce) {
     EXPECT_NE(what.find("2 operators"), std::string::npos) << what;
     EXPECT_NE(what.find("NonMaxSuppression"), std::string::npos) << what;
     EXPECT_NE(what.find("Loop"), std::string::npos) << what;
+  }
+}
+
+// ---- The transformer operators (issue 13): sizes computed from a file's numbers, equations, indices ----
+
+namespace {
+
+// x[1,4] -> <nodes> -> y, with int64/float initializers added by the caller.
+onnx::ModelProto graph_with(const std::function<void(onnx::GraphProto*)>& add_nodes) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  for (auto* v : {g->add_input(), g->add_output()}) {
+    v->set_name(v == &g->input(0) ? "x" : "y");
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    t->mutable_shape()->add_dim()->set_dim_value(1);
+    t->mutable_shape()->add_dim()->set_dim_value(4);
+  }
+  add_nodes(g);
+  return m;
+}
+
+void int64_init(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims, std::vector<int64_t> v) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  for (auto d : dims) t->add_dims(d);
+  for (auto x : v) t->add_int64_data(x);
+}
+
+void float_init(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (auto d : dims) t->add_dims(d);
+  for (auto x : v) t->add_float_data(x);
+}
+
+onnx::NodeProto* node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in, std::string out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(out + "_node");
+  for (auto& i : in) n->add_input(i);
+  n->add_output(out);
+  return n;
+}
+
+}  // namespace
+
+TEST_F(Hostile, RangeOfAbsurdLengthIsRefusedBeforeAllocating) {
+  // Range(0, 1e15, 1): 8 PB of float32 that a shape-folding planner would try to build at load time.
+  auto m = graph_with([](onnx::GraphProto* g) {
+    float_init(g, "start", {}, {0.0f});
+    float_init(g, "limit", {}, {1e15f});
+    float_init(g, "delta", {}, {1.0f});
+    node(g, "Range", {"start", "limit", "delta"}, "r");
+    auto* mx = node(g, "ReduceMax", {"r"}, "m");
+    auto* keep = mx->add_attribute();
+    keep->set_name("keepdims");
+    keep->set_type(onnx::AttributeProto::INT);
+    keep->set_i(1);
+    node(g, "Add", {"x", "m"}, "y");
+  });
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  expect_error(write(m), "(at most 2^34)");
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 512 * 1024) << "peak RSS grew by " << (after.ru_maxrss - before.ru_maxrss) << " kB";
+}
+
+TEST_F(Hostile, ExpandToAbsurdShapeIsRefusedBeforeAllocating) {
+  auto m = graph_with([](onnx::GraphProto* g) {
+    int64_init(g, "shape", {3}, {int64_t{1} << 40, int64_t{1} << 40, 4});
+    node(g, "Expand", {"x", "shape"}, "e");
+    auto* mx = node(g, "ReduceMax", {"e"}, "y");
+    auto* axes = mx->add_attribute();
+    axes->set_name("axes");
+    axes->set_type(onnx::AttributeProto::INTS);
+    axes->add_ints(0);
+    auto* keep = mx->add_attribute();
+    keep->set_name("keepdims");
+    keep->set_type(onnx::AttributeProto::INT);
+    keep->set_i(0);
+  });
+  expect_error(write(m), "more than 2^34 elements");
+}
+
+TEST_F(Hostile, SliceWithExtremeBoundsClampsInsteadOfOverflowing) {
+  // starts/ends/steps at the ends of int64 (what exporters write for "to the end": INT64_MAX) must clamp to the
+  // axis as ONNX says, not overflow into a huge or negative element count.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  struct Case { int64_t start, end, step; float want; int64_t count; };
+  // x = [1, 2, 3, 4]; y = x + sum(Slice(x)) so every case gives a [1,4] output.
+  for (const Case& k : {Case{kMax, kMin, kMin, 4, 1}, Case{kMin, kMax, kMax, 1, 1}, Case{kMin, kMax, 1, 10, 4},
+                        Case{kMax, kMin, -1, 10, 4}, Case{kMax, kMax, 1, 0, 0}, Case{2, kMin, -2, 4, 2}}) {
+    SCOPED_TRACE(fmt::format("start {} end {} step {}", k.start, k.end, k.step));
+    auto m = graph_with([&](onnx::GraphProto* g) {
+      int64_init(g, "starts", {1}, {k.start});
+      int64_init(g, "ends", {1}, {k.end});
+      int64_init(g, "axes", {1}, {1});
+      int64_init(g, "steps", {1}, {k.step});
+      node(g, "Slice", {"x", "starts", "ends", "axes", "steps"}, "s");
+      int64_init(g, "sum_axes", {1}, {1});
+      auto* sum = node(g, "ReduceSum", {"s", "sum_axes"}, "t");
+      auto* keep = sum->add_attribute();
+      keep->set_name("keepdims");
+      keep->set_type(onnx::AttributeProto::INT);
+      keep->set_i(1);
+      node(g, "Add", {"x", "t"}, "y");
+    });
+    auto model = nn::Model::compile(nn::import_onnx(write(m)));
+    nn::Run run(model);
+    float x[4] = {1, 2, 3, 4};
+    auto y = run.forward(x, {1, 4}).at(0);
+    ASSERT_EQ(y.element_count(), 4);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(y.data<float>()[i], x[i] + k.want) << i;
+  }
+  auto zero_step = graph_with([](onnx::GraphProto* g) {
+    int64_init(g, "starts", {1}, {0});
+    int64_init(g, "ends", {1}, {4});
+    int64_init(g, "axes", {1}, {1});
+    int64_init(g, "steps", {1}, {0});
+    node(g, "Slice", {"x", "starts", "ends", "axes", "steps"}, "y");
+  });
+  expect_error(write(zero_step, "zero_step.onnx"), "step 0");
+}
+
+TEST_F(Hostile, MalformedEinsumEquations) {
+  for (const auto& [eq, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"ij,jk->>ik", "'>'"}, {"ij,jk->ik->i", "two '->'"}, {"ij->ij", "the node 2"}, {"", "empty"},
+           {"i.j,jk->ik", "stray '.'"}, {"ijk,jk->ik", "its operand has 2"}, {"i1,jk->ik", "'1' is not a letter"}}) {
+    SCOPED_TRACE(eq);
+    auto m = graph_with([&](onnx::GraphProto* g) {
+      float_init(g, "w", {4, 4}, std::vector<float>(16, 0.5f));
+      auto* n = node(g, "Einsum", {"x", "w"}, "y");
+      auto* a = n->add_attribute();
+      a->set_name("equation");
+      a->set_type(onnx::AttributeProto::STRING);
+      a->set_s(eq);
+    });
+    m.mutable_opset_import(0)->set_version(12);
+    expect_error(write(m), reason);
+  }
+}
+
+TEST_F(Hostile, ScatterNDIndexOutOfRange) {
+  for (int64_t bad : {int64_t{4}, int64_t{-5}, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+    SCOPED_TRACE(bad);
+    auto m = graph_with([&](onnx::GraphProto* g) {
+      int64_init(g, "indices", {1, 2}, {0, bad});
+      float_init(g, "updates", {1}, {9.0f});
+      node(g, "ScatterND", {"x", "indices", "updates"}, "y");
+    });
+    expect_error(write(m), "out of range");
   }
 }
