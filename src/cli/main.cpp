@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/job_options.h"
+#include "cli/openmp_wait.h"
 #include "dist/agreement.h"
 #include "dist/mpi_session.h"
 #include "util/error.h"
@@ -58,6 +59,7 @@ int report_failure(const std::exception& e, xfer::dist::Communicator* world) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  xfer::cli::ensure_passive_openmp_wait(argv);  // before MPI or any thread starts: it may execute xfer again
   std::unique_ptr<xfer::dist::MpiSession> mpi;
   std::unique_ptr<xfer::dist::Communicator> world;
   try {
