@@ -34,6 +34,8 @@ struct ModelRunOptions {
   std::string out;
   std::string output;  // a tensor or layer name; empty: the model's first output
   std::string precision = "fp32";
+  std::string calibration;  // int8: calibration images (.npy); default: the input itself
+  std::string calibration_method = "percentile";
   bool no_winograd = false;
   bool reference_kernels = false;
   int threads = 0;
@@ -44,6 +46,8 @@ struct ModelBenchOptions {
   int batch = 1;
   int threads = 0;
   std::string precision = "fp32";
+  std::string calibration;  // int8: calibration images (.npy); default: the benchmark's input
+  std::string calibration_method = "percentile";
   bool no_winograd = false;
   std::string layer;
   double seconds = 3.0;
@@ -86,6 +90,27 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   for (const auto& u : missing) names.push_back(u.op_type);
   throw nn::UnsupportedError(fmt::format("{}: {} operator(s) not supported by this build: {}", o.model,
                                          missing.size(), fmt::join(names, ", ")));
+}
+
+// int8 models need their activation ranges: from the calibration file's images when given, else from `fallback`.
+void calibrate_if_int8(nn::CompileOptions& opt, const nn::Graph& graph, const std::string& file,
+                       const std::string& method, const nn::Tensor& fallback) {
+  if (opt.precision != nn::Precision::int8) return;
+  nn::Tensor images = fallback;
+  if (!file.empty()) {
+    NpyArray a = read_npy(file);
+    const auto& declared = graph.inputs.at(0).shape;
+    if (a.shape.size() != declared.size())
+      fail("{}: calibration images of shape {} for a model input of shape {}", file, shape_string(a.shape), shape_string(declared));
+    std::vector<float> values = a.to_float32();
+    images = nn::make_float_tensor(a.shape, values.data());
+  }
+  auto start = std::chrono::steady_clock::now();
+  opt.calibration = std::make_shared<nn::Calibration>(
+      nn::calibrate(graph, opt.outputs, {images}, nn::calibration_method_from_string(method)));
+  spdlog::info("int8 calibration ({}) on {} image(s): {} value ranges in {:.1f} s", method, opt.calibration->images,
+               opt.calibration->values.size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void run_info(const ModelInfoOptions& o) {
@@ -150,12 +175,13 @@ void run_model(const ModelRunOptions& o) {
   opt.reference_only = o.reference_kernels;
   if (!o.output.empty()) opt.outputs = {o.output};
   else opt.outputs = {graph.outputs.at(0).name};
-  auto model = nn::Model::compile(std::move(graph), opt);
-  nn::Tensor input;
-  const auto& declared = model->inputs().at(0);
-  if (declared.type != nn::DataType::float32) fail("{}: input '{}' is {}; model run feeds float32", o.model, declared.name, nn::to_string(declared.type));
+  if (graph.inputs[0].type != nn::DataType::float32)
+    fail("{}: input '{}' is {}; model run feeds float32", o.model, graph.inputs[0].name, nn::to_string(graph.inputs[0].type));
   std::vector<float> values = in.to_float32();
-  input = nn::make_float_tensor(in.shape, values.data());
+  nn::Tensor input = nn::make_float_tensor(in.shape, values.data());
+  calibrate_if_int8(opt, graph, o.calibration, o.calibration_method, input);
+  auto model = nn::Model::compile(std::move(graph), opt);
+  const auto& declared = model->inputs().at(0);
   nn::Run run(model);
   auto start = std::chrono::steady_clock::now();
   auto outputs = run.forward({{declared.name, input}});
@@ -176,9 +202,7 @@ void run_bench(const ModelBenchOptions& o) {
   opt.precision = nn::precision_from_string(o.precision);
   opt.winograd = !o.no_winograd;
   opt.outputs = {o.layer.empty() ? graph.outputs.at(0).name : o.layer};
-  auto load_start = std::chrono::steady_clock::now();
-  auto model = nn::Model::compile(std::move(graph), opt);
-  const auto& declared = model->inputs().at(0);
+  const nn::ValueInfo declared = graph.inputs.at(0);
   std::vector<int64_t> shape = declared.shape;
   if (shape.empty()) fail("{}: input '{}' has no declared shape", o.model, declared.name);
   shape[0] = o.batch;
@@ -188,6 +212,9 @@ void run_bench(const ModelBenchOptions& o) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int64_t i = 0; i < input.element_count(); ++i) input.mutable_data<float>()[i] = dist(rng);
+  calibrate_if_int8(opt, graph, o.calibration, o.calibration_method, input);
+  auto load_start = std::chrono::steady_clock::now();
+  auto model = nn::Model::compile(std::move(graph), opt);
   nn::Run run(model);
   run.forward({{declared.name, input}});  // builds the plan (primitives, weights), first touch of the buffers
   run.forward({{declared.name, input}});  // warm-up
@@ -208,6 +235,11 @@ void run_bench(const ModelBenchOptions& o) {
   std::string isa = nn::effective_isa();
   std::map<std::string, int> kernel_counts;  // oneDNN implementation -> how many nodes it ran
   for (const auto& [node, impl] : run.onednn_kernels()) ++kernel_counts[impl];
+  // Which ops ran in which arithmetic: op type -> precision -> nodes (int8 plans run some ops in fp32).
+  std::map<std::string, std::map<std::string, int>> precisions;
+  std::map<std::string, std::string> op_of;
+  for (const auto& n : model->graph().nodes) op_of[n.name] = n.op_type;
+  for (const auto& [node, precision] : run.node_precisions()) ++precisions[op_of[node]][precision];
   // A primitive on one of oneDNN's naive reference kernels is correct but tens of times slower than the rest.
   const std::vector<std::string> slow = run.reference_primitives();
   if (!slow.empty())
@@ -218,7 +250,8 @@ void run_bench(const ModelBenchOptions& o) {
                         {"winograd", !o.no_winograd}, {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
                         {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
                         {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()},
-                        {"kernels", kernel_counts}, {"ref_primitives", slow}};
+                        {"kernels", kernel_counts}, {"ref_primitives", slow}, {"op_precisions", precisions}};
+    if (opt.calibration) j["calibration"] = {{"method", opt.calibration->method}, {"images", opt.calibration->images}};
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("model        {}\n", o.model);
@@ -229,6 +262,8 @@ void run_bench(const ModelBenchOptions& o) {
     fmt::print("peak RSS     {:.0f} MB\n", peak_rss_mb());
     for (const auto& [impl, count] : kernel_counts) fmt::print("kernel       {:>4} x {}\n", count, impl);
     for (const auto& p : slow) fmt::print("ref kernel   {}\n", p);
+    for (const auto& [op, counts] : precisions)
+      for (const auto& [precision, count] : counts) fmt::print("precision    {:>4} x {} in {}\n", count, op, precision);
   }
 }
 
@@ -250,7 +285,10 @@ void add_model_commands(CLI::App& app) {
   run_cmd->add_option("--input", runo->input, "Input tensor (.npy)")->required();
   run_cmd->add_option("--out", runo->out, "Output tensor (.npy)")->required();
   run_cmd->add_option("--output,--layer", runo->output, "Tensor or layer to output; the graph is cut after it (default: first output)");
-  run_cmd->add_option("--precision", runo->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  run_cmd->add_option("--precision", runo->precision, "fp32 | bf16 | int8")->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  run_cmd->add_option("--calibration", runo->calibration, "int8: calibration images (.npy, the input's layout); default: the input");
+  run_cmd->add_option("--calibration-method", runo->calibration_method, "int8: minmax | percentile | entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))->capture_default_str();
   run_cmd->add_flag("--no-winograd", runo->no_winograd, "Direct fp32 3x3 convolutions (bitwise closer to other runtimes)");
   run_cmd->add_flag("--reference-kernels", runo->reference_kernels,
                     "Every node on the engine's plain reference kernels, not oneDNN (slow; to tell an engine bug from a model's)");
@@ -262,7 +300,10 @@ void add_model_commands(CLI::App& app) {
   bench_cmd->add_option("model", bench->model, "Model file or built-in name")->required();
   bench_cmd->add_option("--batch", bench->batch, "Images per batch")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--threads", bench->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  bench_cmd->add_option("--precision", bench->precision, "fp32 | bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  bench_cmd->add_option("--precision", bench->precision, "fp32 | bf16 | int8")->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+  bench_cmd->add_option("--calibration", bench->calibration, "int8: calibration images (.npy); default: the random input");
+  bench_cmd->add_option("--calibration-method", bench->calibration_method, "int8: minmax | percentile | entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))->capture_default_str();
   bench_cmd->add_flag("--no-winograd", bench->no_winograd, "Direct fp32 3x3 convolutions, to measure what Winograd gains");
   bench_cmd->add_option("--layer", bench->layer, "Stop at this tensor or layer (default: the model's first output)");
   bench_cmd->add_option("--seconds", bench->seconds, "Measure for about this long (at least 3 runs)")->check(CLI::PositiveNumber);

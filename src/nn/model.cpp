@@ -51,10 +51,11 @@ std::string shape_key(const std::map<std::string, Tensor>& inputs) {
 Precision precision_from_string(const std::string& s) {
   if (s == "fp32") return Precision::fp32;
   if (s == "bf16") return Precision::bf16;
-  usage_fail("precision must be fp32 or bf16, not '{}'", s);
+  if (s == "int8") return Precision::int8;
+  usage_fail("precision must be fp32, bf16 or int8, not '{}'", s);
 }
 
-const char* to_string(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+const char* to_string(Precision p) { return p == Precision::bf16 ? "bf16" : p == Precision::int8 ? "int8" : "fp32"; }
 
 std::vector<UnsupportedOp> unsupported_ops(const Graph& g) {
   std::vector<UnsupportedOp> found;
@@ -85,6 +86,8 @@ void check_unsupported(const Graph& g) {
 }  // namespace
 
 std::shared_ptr<const Model> Model::compile(Graph graph, const CompileOptions& options) {
+  if (options.precision == Precision::int8 && !options.calibration)
+    fail("{}: int8 needs a calibration (the activation ranges of the model's values, nn/calibration.h)", graph.source.path);
   std::shared_ptr<Model> model(new Model());
   cut_graph(graph, options.outputs);
   check_unsupported(graph);
@@ -230,6 +233,30 @@ std::map<std::string, std::string> Run::onednn_kernels() const {
       kernels[step.node->name] = impl;
   }
   return kernels;
+}
+
+std::map<std::string, std::string> Run::node_precisions() const {
+  std::map<std::string, std::string> found;
+  if (!state_->last) return found;
+  const Plan& plan = *state_->last;
+  for (const auto& step : plan.steps) {
+    if (!step.node) continue;
+    if (step.kind == Step::Kind::reference) {
+      found[step.node->name] = "fp32-reference";
+      continue;
+    }
+    if (step.kind != Step::Kind::primitive && step.kind != Step::Kind::in_place) continue;
+    std::string precision = "fp32";
+    for (const auto& [arg, slot] : step.args) {
+      if (arg != DNNL_ARG_SRC && arg != DNNL_ARG_FROM && arg < DNNL_ARG_MULTIPLE_SRC) continue;
+      if (arg >= DNNL_ARG_MULTIPLE_SRC + 1024) continue;
+      const auto type = plan.slots[slot].desc.data_type();
+      if (type == dnnl::memory::data_type::s8 || type == dnnl::memory::data_type::u8) precision = "int8";
+      else if (type == dnnl::memory::data_type::bf16) precision = "bf16";
+    }
+    found[step.node->name] = precision;
+  }
+  return found;
 }
 
 std::vector<std::string> Run::reference_primitives() const {

@@ -21,17 +21,22 @@
 #include <string>
 #include <vector>
 
+#include "nn/calibration.h"
 #include "nn/graph.h"
 
 namespace xfer::nn {
 
-enum class Precision { fp32, bf16 };
-Precision precision_from_string(const std::string& s);  // "fp32" | "bf16"; anything else is a UsageError
+enum class Precision { fp32, bf16, int8 };
+Precision precision_from_string(const std::string& s);  // "fp32" | "bf16" | "int8"; anything else is a UsageError
 const char* to_string(Precision p);
 
 struct CompileOptions {
   std::vector<std::string> outputs;    // value or node names; empty: the graph's own outputs
   Precision precision = Precision::fp32;  // bf16: oneDNN bf16 kernels, weights converted once at load
+  // int8 (precision int8): the ranges of the values int8 kernels read and write (nn/calibration.h). Convs, pools
+  // and concats whose values have a range run on oneDNN's int8 kernels (weights s8 per output channel, quantised
+  // once); every other op runs in fp32 between dequantising and quantising reorders. Required for int8.
+  std::shared_ptr<const Calibration> calibration;
   bool reference_only = false;         // run every node on its reference kernel (tests, debugging)
   bool optimize = true;                // the fusion passes; false keeps the graph as imported
   bool winograd = true;                // fp32 3x3 stride-1 convs by Winograd where oneDNN has it (~1e-6 rel. error)
@@ -90,6 +95,9 @@ class Run {
   // The primitives of the last forward() that oneDNN dispatched to a naive reference implementation ("ref:any"),
   // each as "node 'name' (Op): impl" or "reorder [shape]: impl". Empty is what a fast plan looks like.
   std::vector<std::string> reference_primitives() const;
+  // Node name -> the arithmetic it ran in at the last forward(): "int8" (an int8 oneDNN kernel read it), "bf16",
+  // "fp32" (oneDNN) or "fp32-reference" (the engine's reference kernel). Folded and view-only nodes are absent.
+  std::map<std::string, std::string> node_precisions() const;
 
  private:
   std::shared_ptr<const Model> model_;

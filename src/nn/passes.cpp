@@ -84,8 +84,10 @@ bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::strin
     }
     for (size_t i = 1; i < n.inputs.size(); ++i) {
       if (n.inputs[i].empty()) continue;
-      if (!is_float_const(g, n.inputs[i]) || g.initializers.at(n.inputs[i]).element_count() != 1) return false;
-      (i == 1 ? alpha : beta) = g.initializers.at(n.inputs[i]).data<float>()[0];
+      // An initializer or a Constant node (PyTorch exports ReLU6's bounds as Constant nodes).
+      const Tensor* bound = constant_value(g, n.inputs[i]);
+      if (!bound || bound->type != DataType::float32 || bound->element_count() != 1 || !bound->bytes) return false;
+      (i == 1 ? alpha : beta) = bound->data<float>()[0];
     }
     return true;
   }

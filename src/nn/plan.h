@@ -22,6 +22,7 @@ struct Slot {
   Tensor value;  // the constant
   // device
   dnnl::memory::desc desc;
+  float scale = 1.0f;     // an s8/u8 value's real value per step (int8 plans); float values 1
   int alias_host = -1;    // memory is the host slot's bytes (same plain float32 layout): no copy
   int alias_device = -1;  // memory is another device slot's buffer seen through a different desc
   int inside = -1;        // the buffer is part of that device slot's buffer (a concat written in place) ...

@@ -64,7 +64,7 @@ void Builder::add_step(Step step) {
 
 int Builder::host_form(const std::string& name) {
   if (auto it = host_.find(name); it != host_.end()) return it->second;
-  int d = device_.at(name);
+  int d = device_form(name);
   int h = new_slot(false, plan_.slots[d].shape, DataType::float32);
   Step step;
   step.kind = Step::Kind::to_host;
@@ -76,6 +76,15 @@ int Builder::host_form(const std::string& name) {
 }
 
 int Builder::device_form(const std::string& name) {
+  int s = device_primary(name);
+  const memory::desc& have = plan_.slots[s].desc;
+  if (!is_int8(have.data_type())) return s;
+  memory::desc as_float = have;  // the same layout (strides count elements, not bytes) holding f32
+  as_float.data.data_type = dnnl_f32;
+  return device_as(name, as_float);
+}
+
+int Builder::device_primary(const std::string& name) {
   if (auto it = device_.find(name); it != device_.end()) return it->second;
   int h = host_.at(name);
   const auto shape = shape_of(name);
@@ -92,14 +101,20 @@ int Builder::device_form(const std::string& name) {
 }
 
 // The value in exactly `desc` (layout and data type), reordered once per distinct desc.
-int Builder::device_as(const std::string& name, const memory::desc& desc) {
-  int s = device_form(name);
-  if (plan_.slots[s].desc == desc) return s;
-  for (int c : converted_[s]) if (plan_.slots[c].desc == desc) return c;
+int Builder::device_as(const std::string& name, const memory::desc& desc, float scale) {
+  int s = device_primary(name);
+  if (!is_int8(desc.data_type())) scale = 1.0f;
+  auto same = [&](int slot) { return plan_.slots[slot].desc == desc && plan_.slots[slot].scale == scale; };
+  if (same(s)) return s;
+  for (int c : converted_[s]) if (same(c)) return c;
   int d = new_device_slot(desc, plan_.slots[s].shape);
+  plan_.slots[d].scale = scale;
+  // real = q_src * scale_src = q_dst * scale_dst: the reorder multiplies by scale_src / scale_dst, rounds, saturates.
+  dnnl::primitive_attr attr;
+  if (const float ratio = plan_.slots[s].scale / scale; ratio != 1.0f) attr.set_output_scales(0, {ratio});
   Step step;
   step.kind = Step::Kind::reorder;
-  step.prim = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), plan_.slots[s].desc, cpu_engine(), desc));
+  step.prim = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), plan_.slots[s].desc, cpu_engine(), desc, attr));
   step.args = {{DNNL_ARG_FROM, s}, {DNNL_ARG_TO, d}};
   add_step(std::move(step));
   converted_[s].push_back(d);
@@ -121,7 +136,7 @@ int Builder::reordered(int slot, const memory::desc& desc) {
 memory Builder::weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc) {
   auto& cached = weight_cache_[key];
   for (auto& c : cached) if (c.desc == desc) return c.mem;
-  memory::desc source(dims, dt::f32, plain);
+  memory::desc source(dims, t.type == DataType::int8 ? dt::s8 : dt::f32, plain);
   memory src(source, cpu_engine(), const_cast<unsigned char*>(t.bytes->data()));
   memory dst(desc, cpu_engine());
   dnnl::stream s(cpu_engine());
@@ -215,8 +230,23 @@ bool Builder::try_device(const Node& node) {
       for (const auto& entry : family) table.emplace(entry.op_type, entry.plan);
     return table;
   }();
+  if (node.inputs.empty() || !float_input(node.inputs[0])) return false;
+  if (opt_.precision == Precision::int8 && opt_.calibration) {
+    static const std::map<std::string, Planner> quantized = [] {
+      std::map<std::string, Planner> table;
+      for (const auto& entry : quantized_planners()) table.emplace(entry.op_type, entry.plan);
+      return table;
+    }();
+    if (auto q = quantized.find(node.op_type); q != quantized.end()) {
+      try {
+        if ((this->*(q->second))(node)) return true;
+      } catch (const dnnl::error& e) {
+        spdlog::debug("node '{}' ({}): no int8 kernel ({}); running it in fp32", node.name, node.op_type, e.what());
+      }
+    }
+  }
   auto it = planners.find(node.op_type);
-  if (it == planners.end() || node.inputs.empty() || !float_input(node.inputs[0])) return false;
+  if (it == planners.end()) return false;
   return (this->*(it->second))(node);
 }
 

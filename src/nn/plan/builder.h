@@ -37,6 +37,8 @@ class Builder {
       : g_(g), opt_(opt), plan_(plan), st_(st), weight_cache_(weight_cache),
         compute_dt_(opt.precision == Precision::bf16 ? dt::bf16 : dt::f32) {}
 
+  static bool is_int8(dt type) { return type == dt::s8 || type == dt::u8; }
+
   std::vector<Tensor> build(const std::map<std::string, Tensor>& inputs);
 
  private:
@@ -57,12 +59,18 @@ class Builder {
   // primitives here and first run on the arena, so building never touches a second copy of every activation.
   void add_step(Step step);
   int host_form(const std::string& name);
+  // The value on the device as a float (f32 or bf16): an int8 value is dequantised (once). Every planner that does
+  // not know int8 reads its inputs through this.
   int device_form(const std::string& name);
-  // The value in exactly `desc` (layout and data type), reordered once per distinct desc.
-  int device_as(const std::string& name, const memory::desc& desc);
+  // The value on the device as it was produced: float, or int8 with its slot's scale (int8 planners).
+  int device_primary(const std::string& name);
+  // The value in exactly `desc` (layout and data type) and, for an int8 desc, `scale`; reordered (quantised,
+  // dequantised or requantised) once per distinct form.
+  int device_as(const std::string& name, const memory::desc& desc, float scale = 1.0f);
   // A reorder of device slot `slot` into `desc`, run every time (device_as caches by value name instead).
   int reordered(int slot, const memory::desc& desc);
   // A constant tensor reordered once into `desc` (cached across plans: weights do not change).
+  // An int8 (s8) tensor's source is read as s8, anything else as f32.
   memory weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc);
   void add_node(const Node& node);
   void fold(const Node& node);
@@ -82,8 +90,16 @@ class Builder {
   static std::vector<PlannerEntry> elementwise_planners();
   static std::vector<PlannerEntry> attention_planners();
   static std::vector<PlannerEntry> shape_planners();
+  static std::vector<PlannerEntry> quantized_planners();
 
+  // int8 convolution, pooling and concat (nn/plan/quantized.cpp); false leaves the node to the fp32 planners.
+  const ValueRange* range_of(const std::string& name) const;
+  bool conv_int8(const Node& node);
+  bool pool_int8(const Node& node);
+  bool concat_int8(const Node& node);
   // convolution, pooling, normalisation (nn/plan/convolution.cpp)
+  // The node's fused activation ("_activation") appended to `ops`; false when there is none.
+  bool append_activation(const Node& node, dnnl::post_ops& ops) const;
   // A node's fused tail as oneDNN post-ops: a binary add reading `residual` (a conv's residual, a pool's moved
   // bias), then the activation.
   dnnl::primitive_attr activation_attr(const Node& node, const memory::desc* residual = nullptr) const;

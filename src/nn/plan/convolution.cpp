@@ -5,6 +5,7 @@
 
 #include "nn/errors.h"
 #include "nn/reference_ops.h"
+#include "util/log.h"
 
 namespace xfer::nn {
 
@@ -24,11 +25,13 @@ dnnl::primitive_attr Builder::activation_attr(const Node& node, const memory::de
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops ops;
   if (residual) ops.append_binary(dnnl::algorithm::binary_add, *residual);
+  if (append_activation(node, ops) || residual) attr.set_post_ops(ops);
+  return attr;
+}
+
+bool Builder::append_activation(const Node& node, dnnl::post_ops& ops) const {
   std::string act = node.attr_string("_activation", "");
-  if (act.empty()) {
-    if (residual) attr.set_post_ops(ops);
-    return attr;
-  }
+  if (act.empty()) return false;
   float alpha = node.attr_float("_alpha", 0), beta = node.attr_float("_beta", 0);
   if (act == "Relu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   else if (act == "LeakyRelu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, alpha, 0.0f);
@@ -43,8 +46,7 @@ dnnl::primitive_attr Builder::activation_attr(const Node& node, const memory::de
   } else {
     fail("node '{}': unknown fused activation '{}'", node.name, act);
   }
-  attr.set_post_ops(ops);
-  return attr;
+  return true;
 }
 
 bool Builder::conv(const Node& node) {
@@ -181,22 +183,77 @@ bool Builder::pool(const Node& node) {
     if (bias->type != DataType::float32 || bias->element_count() != xs[1]) return false;
   }
   const memory::desc bias_md({1, xs[1], 1, 1}, dt::f32, tag::abcd);
-  int src = device_form(node.inputs[0]);
-  const memory::desc& src_md = plan_.slots[src].desc;
   std::vector<int64_t> ys = {xs[0], xs[1], win.oh, win.ow};
-  memory::desc dst_any(dims_of(ys), src_md.data_type(), tag::any);
-  dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_any, {win.sh, win.sw},
-                                      {win.kh, win.kw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl}, {pb, pr});
-  dnnl::pooling_v2_forward::primitive_desc pd(desc, activation_attr(node, bias ? &bias_md : nullptr), cpu_engine());
-  int dst = new_device_slot(pd.dst_desc(), ys);
-  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
-  if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
-    args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
-  std::vector<std::pair<int, memory>> consts;
-  if (bias)
-    consts.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                        weights_as(node.inputs[1], *bias, {1, xs[1], 1, 1}, tag::abcd, bias_md));
-  add_primitive(node, dnnl::pooling_v2_forward(pd), args, consts, dst);
+  // src: a float slot, or an int8 one (int8 plans; not the global pools, whose outputs are the features and
+  // stay fp32). An int8 pool with no fused tail keeps its input's type and scale (max and average stay in range);
+  // one with a bias and activation (the pool moved below a 1x1 conv) writes its own calibrated range.
+  auto plan_pool = [&](int src, bool int8) {
+    const memory::desc& src_md = plan_.slots[src].desc;
+    const float s_in = plan_.slots[src].scale;
+    dt dst_type = src_md.data_type();
+    float s_out = s_in;
+    dnnl::primitive_attr attr;
+    std::vector<std::pair<int, memory>> int8_tail;  // the constant operands of an int8 pool's post-ops
+    if (int8 && (bias || node.has_attr("_activation"))) {
+      // oneDNN's int8 pooling writes its input's type: an s8 input (the conv before the pool, not yet through the
+      // bias and Relu) gives an s8 output over the calibrated range, requantised to u8 where a reader wants that.
+      const ValueRange* out_range = range_of(node.outputs[0]);
+      if (!out_range) throw dnnl::error(dnnl_unimplemented, "no calibrated range for the pool's output");
+      s_out = out_range->threshold / (dst_type == dt::u8 ? 255.0f : 127.0f);
+      // In output steps: x * s_in / s_out + bias / s_out, then the activation (one that commutes with a positive
+      // scale). The scalings are binary post-ops: oneDNN 2.6's int8 pooling gives every eltwise post-op the first
+      // one's parameters, so a single eltwise (the activation) is all it can take.
+      const std::string act = node.attr_string("_activation", "");
+      if (!act.empty() && act != "Relu") throw dnnl::error(dnnl_unimplemented, "int8 pool tail other than Relu");
+      Tensor factor = Tensor::zeros(DataType::float32, {1, 1, 1, 1});
+      factor.mutable_data<float>()[0] = s_in / s_out;
+      Tensor shift = Tensor::zeros(DataType::float32, {1, xs[1], 1, 1});
+      for (int64_t c = 0; c < xs[1]; ++c) shift.mutable_data<float>()[c] = bias ? bias->data<float>()[c] / s_out : 0.0f;
+      const memory::desc factor_md({1, 1, 1, 1}, dt::f32, tag::abcd);
+      int8_tail.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                             weights_as(node.name + "#int8-factor", factor, {1, 1, 1, 1}, tag::abcd, factor_md));
+      int8_tail.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                             weights_as(node.name + "#int8-shift", shift, {1, xs[1], 1, 1}, tag::abcd, bias_md));
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::post_ops ops;
+      ops.append_binary(dnnl::algorithm::binary_mul, factor_md);
+      ops.append_binary(dnnl::algorithm::binary_add, bias_md);
+      append_activation(node, ops);
+      attr.set_post_ops(ops);
+    } else if (!int8) {
+      attr = activation_attr(node, bias ? &bias_md : nullptr);
+    } else {
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    }
+    memory::desc dst_any(dims_of(ys), dst_type, tag::any);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_any, {win.sh, win.sw},
+                                        {win.kh, win.kw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl}, {pb, pr});
+    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, cpu_engine());
+    if (int8 && is_reference_impl(pd)) throw dnnl::error(dnnl_unimplemented, "int8 pooling on a ref: kernel");
+    int dst = new_device_slot(pd.dst_desc(), ys);
+    plan_.slots[dst].scale = is_int8(pd.dst_desc().data_type()) ? s_out : 1.0f;
+    std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+    if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+      args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
+    std::vector<std::pair<int, memory>> consts = int8_tail;
+    if (bias && !int8)
+      consts.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                          weights_as(node.inputs[1], *bias, {1, xs[1], 1, 1}, tag::abcd, bias_md));
+    add_primitive(node, dnnl::pooling_v2_forward(pd), args, consts, dst);
+  };
+  if (opt_.precision == Precision::int8 && op.rfind("Global", 0) != 0) {
+    int primary = device_primary(node.inputs[0]);
+    if (is_int8(plan_.slots[primary].desc.data_type())) {
+      try {
+        plan_pool(primary, true);
+        return true;
+      } catch (const dnnl::error& e) {
+        // no int8 kernel for this case: the pool runs on the dequantised value
+        spdlog::debug("node '{}' ({}): no int8 pooling kernel ({}); pooling in fp32", node.name, op, e.what());
+      }
+    }
+  }
+  plan_pool(device_form(node.inputs[0]), false);
   return true;
 }
 
