@@ -14,9 +14,13 @@
 // for a > 0 every coefficient is 0 at reg_max; for ridge, glmnet's trick of a small stand-in share).
 //
 // Each fold walks its grid from the largest reg down, every fit warm-started from the previous one (glmnet,
-// LogisticRegressionCV); the model on all rows walks the same path alongside, so the final model is the fit on
-// all rows at the chosen point, warm-started along the path and converged to the same tol. A path stops early
-// once the mean score has not improved for `patience` grid values in a row (the curve is past its best).
+// LogisticRegressionCV). The final model is the fit on all rows at the chosen point, at the training tol,
+// warm-started from the mean of the folds' models there. A path stops early once the mean score has not improved
+// for `patience` grid values in a row (the curve is past its best).
+//
+// Cost: warm starts shorten the fold fits little (L-BFGS's linear rate, not the distance from the start, sets the
+// iteration count, and each grid step moves the optimum), so cross-validation costs about as many fits as it runs:
+// ~9x a single fit on 2 cores with the default grid (bench/ml/bench_cross_validation.py).
 //
 // Score: per fold on its validation rows, unweighted (as sklearn's scorers): log_loss (mean -log p of the true
 // class, sklearn's log_loss with eps = float64 epsilon), accuracy, or roc_auc (sklearn's roc_auc_score; one-vs-rest
