@@ -14,6 +14,7 @@
 #include "cli/status_options.h"
 #include "data/image_folder.h"
 #include "featurize/feature_folder_job.h"
+#include "featurize/int8_calibration.h"
 #include "featurize/job_inputs.h"
 #include "util/job_events.h"
 
@@ -51,6 +52,7 @@ nlohmann::json run_featurize(const FeaturizeCommandOptions& o) {
   const auto inputs = featurize::share_inputs(comm, list);
   auto spec = o.spec;
   spec.threads = threads;
+  featurize::calibrate_everywhere(comm, spec, inputs);  // int8: the scales, from this data set's images
   const auto featurizer = featurize::open_featurizer_everywhere(
       comm, [&] { return featurize::make_featurizer(spec); }, inputs, !o.job.stage_data, list);
   job_events::phase("featurizing");

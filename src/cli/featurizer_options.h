@@ -14,8 +14,15 @@ inline void add_featurizer_options(CLI::App& command, featurize::FeaturizerSpec&
   command.add_option("--pool", spec.pool, "How a spatial layer becomes one vector per image")
       ->check(CLI::IsMember({"avg", "max", "none"}))
       ->capture_default_str();
-  command.add_option("--precision", spec.precision, "CNN arithmetic")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
+  command.add_option("--precision", spec.precision, "CNN arithmetic (int8: calibrated on the data set's own images)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}))
+      ->capture_default_str();
+  command.add_option("--calibration-images", spec.calibration_images,
+                     "int8: how many images (a fixed-seed sample of the data set) calibrate the activation ranges")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command.add_option("--calibration-method", spec.calibration_method, "int8: how a range is chosen from its histogram")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))
       ->capture_default_str();
 }
 

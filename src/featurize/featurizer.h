@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/preprocessing.h"
+#include "nn/calibration.h"
 
 namespace xfer::featurize {
 
@@ -16,8 +17,13 @@ struct FeaturizerSpec {
   std::string model = "pixels";  // "pixels", "pixels:WxH[:rgb]", a model file (.onnx, .h5, model.json) or a name
   std::string layer;             // empty: the model's default feature layer
   std::string pool = "avg";      // avg | max | none: how a spatial layer becomes one vector
-  std::string precision = "fp32";  // fp32 | bf16
+  std::string precision = "fp32";  // fp32 | bf16 | int8
   int threads = 0;                 // 0: all cores
+  // int8: the activation ranges (required to build an int8 featuriser; the pipeline file stores them), and how a
+  // job that has none yet measures them: this many images of its data set (a fixed-seed sample), this method.
+  std::shared_ptr<const nn::Calibration> calibration;
+  int calibration_images = 64;
+  std::string calibration_method = "entropy";
 };
 
 class Featurizer {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "featurize/featurize_samples.h"
 #include "nn/model.h"
 #include "nn/model_file.h"
 #include "nn/passes.h"
@@ -61,35 +62,62 @@ std::string weights_digest(const nn::Graph& g) {
   return sha256_hex(bytes);
 }
 
+// The graph a featuriser runs: the model cut after its feature layer and, for a spatial layer, pooled to one
+// vector per image; found by running it once in fp32 at batch 1. Calibration and the featuriser share it, so the
+// calibrated values are the values the int8 model computes.
+struct FeatureGraph {
+  nn::Graph graph;          // cut (and pooled)
+  std::string layer;        // the feature layer
+  std::string output;       // the value returned: the layer, or its pooled form
+  image::Preprocessing preprocessing;
+  nn::ModelSource source;
+  std::string sha256;
+};
+
+std::vector<int64_t> input_shape_of(const image::Preprocessing& p, int64_t n) {
+  if (p.layout == image::Layout::nhwc) return {n, p.height, p.width, p.channels};
+  return {n, p.channels, p.height, p.width};
+}
+
+FeatureGraph feature_graph(const FeaturizerSpec& spec) {
+  FeatureGraph f;
+  nn::Graph graph = nn::load_model_graph(spec.model);
+  f.preprocessing = preprocessing_for(graph);
+  f.source = graph.source;
+  f.sha256 = weights_digest(graph);
+  f.layer = spec.layer.empty() ? nn::default_feature_layer(graph) : nn::resolve_layer(graph, spec.layer);
+  nn::cut_graph(graph, {f.layer});
+  // The layer's rank decides whether it needs pooling: probe it once at batch 1 (fp32: int8 needs this graph first).
+  nn::CompileOptions probe_options;
+  probe_options.outputs = {f.layer};
+  std::vector<float> zeros(f.preprocessing.values_per_image(), 0.0f);
+  auto out = nn::Run(nn::Model::compile(graph, probe_options)).forward(zeros.data(), input_shape_of(f.preprocessing, 1)).at(0);
+  f.output = nn::pool_output(graph, f.layer, static_cast<int64_t>(out.shape.size()), spec.pool);
+  f.graph = std::move(graph);
+  return f;
+}
+
 class ModelFeaturizer final : public Featurizer {
  public:
   explicit ModelFeaturizer(const FeaturizerSpec& spec) : spec_(spec) {
     nn::set_threads(spec.threads);
-    nn::Graph graph = nn::load_model_graph(spec.model);
-    preprocessing_ = preprocessing_for(graph);
-    source_ = graph.source;
-    sha256_ = weights_digest(graph);
-    layer_ = spec.layer.empty() ? nn::default_feature_layer(graph) : nn::resolve_layer(graph, spec.layer);
+    FeatureGraph f = feature_graph(spec);
+    preprocessing_ = f.preprocessing;
+    source_ = f.source;
+    sha256_ = f.sha256;
+    layer_ = f.layer;
+    pooled_ = f.output != f.layer;
     nn::CompileOptions opt;
     opt.precision = nn::precision_from_string(spec.precision);
-    opt.outputs = {layer_};
-    // The layer's rank decides whether it needs pooling: probe it once at batch 1.
-    nn::Graph cut = graph;
-    nn::cut_graph(cut, {layer_});
-    auto probe_model = nn::Model::compile(cut, opt);
-    nn::Run probe(probe_model);
-    std::vector<float> zeros(preprocessing_.values_per_image(), 0.0f);
-    auto out = probe.forward(zeros.data(), input_shape(1)).at(0);
-    std::string output = nn::pool_output(cut, layer_, static_cast<int64_t>(out.shape.size()), spec.pool);
-    pooled_ = output != layer_;
-    if (pooled_) {
-      opt.outputs = {output};
-      model_ = nn::Model::compile(cut, opt);
-      out = nn::Run(model_).forward(zeros.data(), input_shape(1)).at(0);
-    } else {
-      model_ = probe_model;
+    opt.outputs = {f.output};
+    if (opt.precision == nn::Precision::int8) {
+      if (!spec.calibration)
+        fail("{}: --precision int8 needs the activation ranges calibrated on images of the data set", spec.model);
+      opt.calibration = spec.calibration;
     }
-    dim_ = out.element_count();
+    model_ = nn::Model::compile(std::move(f.graph), opt);
+    std::vector<float> zeros(preprocessing_.values_per_image(), 0.0f);
+    dim_ = nn::Run(model_).forward(zeros.data(), input_shape(1)).at(0).element_count();
     spdlog::info("{}: feature layer '{}' ({} values per image{}), {}", spec.model, layer_, dim_,
                  pooled_ ? ", " + spec.pool + "-pooled" : "", nn::to_string(opt.precision));
   }
@@ -107,7 +135,7 @@ class ModelFeaturizer final : public Featurizer {
   }
 
   nlohmann::json describe() const override {
-    return {{"kind", "model"},
+    nlohmann::json d = {{"kind", "model"},
             {"model", spec_.model},
             {"format", source_.format},
             {"path", source_.path},
@@ -117,14 +145,17 @@ class ModelFeaturizer final : public Featurizer {
             {"precision", spec_.precision},
             {"feature_dim", dim_},
             {"preprocessing", image::to_json(preprocessing_)}};
+    // int8: the scales are part of what computes the features; another calibration is another featuriser.
+    if (spec_.calibration) {
+      d["calibration_sha256"] = spec_.calibration->digest();
+      d["calibration_method"] = spec_.calibration->method;
+      d["calibration_images"] = spec_.calibration->images;
+    }
+    return d;
   }
 
  private:
-  std::vector<int64_t> input_shape(int64_t n) const {
-    const auto& p = preprocessing_;
-    if (p.layout == image::Layout::nhwc) return {n, p.height, p.width, p.channels};
-    return {n, p.channels, p.height, p.width};
-  }
+  std::vector<int64_t> input_shape(int64_t n) const { return input_shape_of(preprocessing_, n); }
 
   // Runs keep their activation buffers between calls (fresh pages are expensive here), one per concurrent caller.
   std::unique_ptr<nn::Run> acquire() const {
@@ -155,6 +186,28 @@ class ModelFeaturizer final : public Featurizer {
 
 std::unique_ptr<Featurizer> make_model_featurizer(const FeaturizerSpec& spec) {
   return std::make_unique<ModelFeaturizer>(spec);
+}
+
+nn::Calibration calibrate_model_featurizer(const FeaturizerSpec& spec, const std::vector<std::filesystem::path>& images) {
+  nn::set_threads(spec.threads);
+  FeatureGraph f = feature_graph(spec);
+  const auto per_image = static_cast<size_t>(f.preprocessing.values_per_image());
+  std::vector<float> values;
+  int64_t n = 0;
+  for (const auto& path : images) {
+    std::vector<float> one(per_image);
+    try {
+      load_image_input(path, f.preprocessing, one.data());
+    } catch (const Error& e) {
+      spdlog::warn("int8 calibration: skipping {}: {}", path.string(), e.what());
+      continue;
+    }
+    values.insert(values.end(), one.begin(), one.end());
+    ++n;
+  }
+  if (n == 0) fail("int8 calibration: none of the {} sampled images could be read", images.size());
+  auto batch = nn::make_float_tensor(input_shape_of(f.preprocessing, n), values.data());
+  return nn::calibrate(f.graph, {f.output}, {batch}, nn::calibration_method_from_string(spec.calibration_method));
 }
 
 }  // namespace xfer::featurize

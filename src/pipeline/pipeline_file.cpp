@@ -7,7 +7,9 @@ namespace xfer::pipeline {
 namespace {
 
 nlohmann::json spec_to_json(const featurize::FeaturizerSpec& spec) {
-  return {{"model", spec.model}, {"layer", spec.layer}, {"pool", spec.pool}, {"precision", spec.precision}};
+  nlohmann::json j = {{"model", spec.model}, {"layer", spec.layer}, {"pool", spec.pool}, {"precision", spec.precision}};
+  if (spec.calibration) j["calibration"] = spec.calibration->to_json();  // int8's scales: data, like the coefficients
+  return j;
 }
 
 featurize::FeaturizerSpec spec_from_json(const nlohmann::json& j) {
@@ -16,6 +18,12 @@ featurize::FeaturizerSpec spec_from_json(const nlohmann::json& j) {
   spec.layer = j.value("layer", "");
   spec.pool = j.value("pool", "avg");
   spec.precision = j.value("precision", "fp32");
+  if (j.contains("calibration")) {
+    spec.calibration = std::make_shared<nn::Calibration>(nn::Calibration::from_json(j.at("calibration")));
+    spec.calibration_method = spec.calibration->method;
+    spec.calibration_images = static_cast<int>(spec.calibration->images);
+  }
+  if (spec.precision == "int8" && !spec.calibration) fail("int8 featuriser without its calibration");
   return spec;
 }
 
@@ -88,6 +96,8 @@ std::unique_ptr<featurize::Featurizer> open_featurizer(const Pipeline& pipeline,
          "retrain the pipeline or restore the original model file",
          pipeline_path.string(), now.value("path", spec.model), recorded("sha256").get<std::string>(),
          now.value("sha256", "?"));
+  if (recorded("calibration_sha256") != now.value("calibration_sha256", nlohmann::json()))
+    fail("{}: the featuriser's int8 calibration differs from the one recorded at training", pipeline_path.string());
   if (featurizer->feature_dim() != pipeline.classifier.n_features)
     fail("{}: the featuriser gives {} features but the classifier expects {}; the model or --layer differ from "
          "training",

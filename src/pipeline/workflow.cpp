@@ -10,6 +10,7 @@
 #include "data/image_folder.h"
 #include "dist/agreement.h"
 #include "featurize/feature_folder_job.h"
+#include "featurize/int8_calibration.h"
 #include "featurize/job_inputs.h"
 #include "ml/classification_metrics.h"
 #include "pipeline/classifier_fit.h"
@@ -74,6 +75,7 @@ TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request
   const auto inputs = featurize::share_inputs(comm, list);
   auto spec = request.featurizer;
   spec.threads = request.parts.featurize.threads;
+  featurize::calibrate_everywhere(comm, spec, inputs);  // int8: the scales, from this data set's images
   const auto featurizer = featurize::open_featurizer_everywhere(
       comm, [&] { return featurize::make_featurizer(spec); }, inputs, !request.parts.stage_data, list);
   if (comm.rank() == 0)
@@ -117,7 +119,8 @@ TrainResult train_pipeline(dist::Communicator& comm, const TrainRequest& request
   result.train_accuracy = static_cast<double>(correct) / static_cast<double>(result.n_images);
 
   Pipeline& p = result.pipeline;
-  p.featurizer_spec = request.featurizer;
+  p.featurizer_spec = spec;  // with its int8 calibration, so evaluate and predict quantise as training did
+  p.featurizer_spec.threads = 0;
   p.featurizer = featurizer->describe();
   p.preprocessing = featurizer->preprocessing();
   p.class_names = inputs.class_names;
