@@ -121,6 +121,40 @@ void fold_gelu(View& v) {
   }
 }
 
+// x * Sigmoid(x) (PyTorch's SiLU, EfficientNet's activation) becomes Swish(x), and x * HardSigmoid(x; 1/6, 1/2)
+// (Hardswish exported before opset 14: MobileNetV3) becomes HardSwish(x): one oneDNN eltwise each, which a
+// convolution then takes as a post-op, where the written-out form cost an eltwise and a binary pass over memory
+// and kept the conv's own output alive for the Mul. "Swish" is internal (ONNX has no SiLU op): x * sigmoid(x).
+void fold_gated_activations(View& v) {
+  for (size_t i = 0; i < v.g.nodes.size(); ++i) {
+    if (v.removed[i] || v.g.nodes[i].op_type != "Mul" || v.g.nodes[i].inputs.size() != 2) continue;
+    Node& mul = v.g.nodes[i];
+    for (int k = 0; k < 2; ++k) {
+      const std::string& gate = mul.inputs[k];
+      const std::string& x = mul.inputs[1 - k];
+      if (v.counts[gate] != 1) continue;
+      std::string op;
+      if (Node* s = v.made_by(gate, "Sigmoid"); s && s->inputs.size() == 1 && s->inputs[0] == x) {
+        op = "Swish";
+        v.remove(s);
+      } else if (Node* h = v.made_by(gate, "HardSigmoid"); h && h->inputs.size() == 1 && h->inputs[0] == x &&
+                 std::abs(h->attr_float("alpha", 0.2f) - 1.0f / 6) < 1e-6f && h->attr_float("beta", 0.5f) == 0.5f) {
+        op = "HardSwish";
+        v.remove(h);
+      } else {
+        continue;
+      }
+      Node act;
+      act.name = mul.name;
+      act.op_type = op;
+      act.inputs = {x};
+      act.outputs = mul.outputs;
+      mul = std::move(act);
+      break;
+    }
+  }
+}
+
 // ReduceMean over the last axis, subtracted, squared, averaged, plus epsilon, square-rooted, divided by, then an
 // optional scale and shift: LayerNormalization(x, scale, shift, axis=-1, epsilon).
 void fold_layer_norm(View& v) {
@@ -281,6 +315,11 @@ void fuse_into_matmuls(View& v, int64_t opset) {
 }  // namespace
 
 void fold_transformer_patterns(Graph& g, int64_t opset) {
+  {
+    View v(g);
+    fold_gated_activations(v);
+    erase_nodes(g, v.removed);
+  }
   {
     View v(g);
     fold_gelu(v);

@@ -23,9 +23,9 @@ const Tensor* constant_value(const Graph& g, const std::string& name);
 // The activation a conv or matmul can apply to its output as a fused "_activation", with ONNX's alpha/beta.
 bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::string& act, float& alpha, float& beta);
 
-// Exporters' written-out forms folded back into one op (nn/attention_passes.cpp): LayerNormalization from the
-// ReduceMean/Sub/Pow/Sqrt/Div chain of opsets before 17, Gelu from its Erf form, an Einsum that is a batched
-// matrix product as MatMul; then a MatMul by a constant matrix takes the Add of its bias and the activation after it.
+// Exporters' written-out forms folded back into one op (nn/attention_passes.cpp): Swish and HardSwish from
+// x * Sigmoid(x) and x * HardSigmoid(x), LayerNormalization from the ReduceMean/Sub/Pow/Sqrt/Div chain of opsets
+// before 17, Gelu from its Erf form, an Einsum that is a batched matrix product as MatMul; then a MatMul by a constant matrix takes the Add of its bias and the activation after it.
 void fold_transformer_patterns(Graph& g, int64_t opset);
 
 }  // namespace xfer::nn

@@ -70,7 +70,7 @@ const Tensor* constant_value(const Graph& g, const std::string& name) {
 bool fusable_activation(const Graph& g, const Node& n, int64_t opset, std::string& act, float& alpha, float& beta) {
   act = n.op_type;
   alpha = beta = 0;
-  if (act == "Relu" || act == "Sigmoid" || act == "Tanh" || act == "HardSwish") return true;
+  if (act == "Relu" || act == "Sigmoid" || act == "Tanh" || act == "HardSwish" || act == "Swish") return true;
   if (act == "Gelu") return n.attr_string("approximate", "none") == "none";
   if (act == "LeakyRelu") { alpha = n.attr_float("alpha", 0.01f); return true; }
   if (act == "HardSigmoid") { alpha = n.attr_float("alpha", 0.2f); beta = n.attr_float("beta", 0.5f); return true; }

@@ -243,3 +243,38 @@ TEST(OneDnnConcat, BatchOneAlongALaterAxisWrittenInPlace) {
     c.check("tail");
   }
 }
+
+// EfficientNet's SiLU (x * Sigmoid(x)) and MobileNetV3's Hardswish as opset 13 writes it (x * HardSigmoid(x; 1/6,
+// 1/2)) fold into Swish and HardSwish and then into their convolutions: 10 channels, as in EfficientNet-B0's first
+// squeeze-excitation, whose standalone Sigmoid on a padded nChw16c value ran on oneDNN's ref:any.
+TEST(Passes, GatedActivationsFoldIntoTheirConvolutions) {
+  Case c({2, 10, 7, 7}, 31);
+  c.weight("w1", {10, 10, 3, 3}, 32);
+  c.weight("w2", {10, 10, 1, 1}, 33);
+  c.add(node("Conv", {"x", "w1"}, "c", {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                                         {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Sigmoid", {"c"}, "gate"));
+  c.add(node("Mul", {"c", "gate"}, "a"));
+  c.add(node("Conv", {"a", "w2"}, "d", {{"kernel_shape", std::vector<int64_t>{1, 1}}}));
+  c.add(node("HardSigmoid", {"d"}, "hard", {{"alpha", 1.0f / 6}, {"beta", 0.5f}}));
+  c.add(node("Mul", {"hard", "d"}, "y"));
+  c.output("y");
+  const auto ops = ops_after_passes(c.g);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Conv", "Conv"})) << fmt::format("{}", fmt::join(ops, ","));
+  c.check("d", /*optimize=*/true);
+  expect_fast(c);
+  c.check("d", /*optimize=*/true, 2e-2, Precision::bf16);
+}
+
+// A Sigmoid whose input is not the Mul's other operand is a gate, not SiLU: left alone (and still right).
+TEST(Passes, SigmoidGateOfAnotherValueIsNotSwish) {
+  Case c({2, 10, 7, 7}, 34);
+  c.weight("w1", {10, 10, 1, 1}, 35);
+  c.add(node("Conv", {"x", "w1"}, "c", {{"kernel_shape", std::vector<int64_t>{1, 1}}}));
+  c.add(node("Sigmoid", {"x"}, "gate"));
+  c.add(node("Mul", {"c", "gate"}, "y"));
+  c.output("y");
+  const auto ops = ops_after_passes(c.g);
+  EXPECT_TRUE(has(ops, "Sigmoid") && has(ops, "Mul")) << fmt::format("{}", fmt::join(ops, ","));
+  c.check("c", /*optimize=*/true);
+}

@@ -39,6 +39,7 @@ bool Builder::append_activation(const Node& node, dnnl::post_ops& ops) const {
   else if (act == "Sigmoid") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f);
   else if (act == "Tanh") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f);
   else if (act == "HardSwish") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  else if (act == "Swish") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
   else if (act == "Gelu") ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
   else if (act == "HardSigmoid") {
     ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha, beta);

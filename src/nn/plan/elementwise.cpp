@@ -9,7 +9,8 @@ namespace xfer::nn {
 std::vector<Builder::PlannerEntry> Builder::elementwise_planners() {
   return {{"Add", &Builder::binary}, {"Sub", &Builder::binary}, {"Mul", &Builder::binary}, {"Div", &Builder::binary},
           {"Relu", &Builder::eltwise}, {"LeakyRelu", &Builder::eltwise}, {"Sigmoid", &Builder::eltwise},
-          {"Tanh", &Builder::eltwise}, {"HardSwish", &Builder::eltwise}, {"Clip", &Builder::eltwise},
+          {"Tanh", &Builder::eltwise}, {"HardSwish", &Builder::eltwise}, {"Swish", &Builder::eltwise},
+          {"Clip", &Builder::eltwise},
           {"Gelu", &Builder::eltwise}, {"Sqrt", &Builder::eltwise}, {"Exp", &Builder::eltwise},
           {"Log", &Builder::eltwise}, {"Abs", &Builder::eltwise}, {"Neg", &Builder::eltwise},
           {"Reciprocal", &Builder::eltwise}, {"Pow", &Builder::eltwise}};
@@ -99,6 +100,7 @@ bool Builder::eltwise(const Node& node) {
   else if (op == "Sigmoid") alg = dnnl::algorithm::eltwise_logistic;
   else if (op == "Tanh") alg = dnnl::algorithm::eltwise_tanh;
   else if (op == "HardSwish") alg = dnnl::algorithm::eltwise_hardswish;
+  else if (op == "Swish") { alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; }
   else if (op == "Gelu") {
     const std::string approximate = node.attr_string("approximate", "none");
     if (approximate != "none" && approximate != "tanh") return false;

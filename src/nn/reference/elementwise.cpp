@@ -53,6 +53,7 @@ float activation_value(const std::string& act, float alpha, float beta, float x)
   if (act == "Tanh") return std::tanh(x);
   if (act == "HardSigmoid") return std::max(0.0f, std::min(1.0f, alpha * x + beta));
   if (act == "HardSwish") return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
+  if (act == "Swish") return x / (1.0f + std::exp(-x));
   if (act == "Gelu") return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
   fail("unknown activation '{}'", act);
 }
@@ -68,6 +69,7 @@ T unary_value(const std::string& op, double alpha, double beta, T x) {
     if (op == "Tanh") return std::tanh(x);
     if (op == "HardSigmoid") return std::max(T(0), std::min(T(1), static_cast<T>(alpha) * x + static_cast<T>(beta)));
     if (op == "HardSwish") return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5)));
+    if (op == "Swish") return x / (T(1) + std::exp(-x));  // internal: folded from x * Sigmoid(x)
   }
   fail("unary op {} on an integer type", op);
 }
@@ -331,7 +333,7 @@ std::vector<KernelEntry> elementwise_kernels() {
   return {
       {"Add", binary}, {"Sub", binary}, {"Mul", binary}, {"Div", binary},
       {"Relu", unary}, {"LeakyRelu", unary}, {"Sigmoid", unary}, {"Tanh", unary}, {"HardSigmoid", unary},
-      {"HardSwish", unary}, {"Clip", clip},
+      {"HardSwish", unary}, {"Swish", unary}, {"Clip", clip},
       {"Erf", math}, {"Sqrt", math}, {"Exp", math}, {"Log", math}, {"Reciprocal", math}, {"Floor", math},
       {"Ceil", math}, {"Softplus", math}, {"Gelu", math}, {"Neg", signed_unary}, {"Abs", signed_unary}, {"Sign", signed_unary},
       {"Not", logical_not}, {"Equal", compare}, {"Less", compare}, {"Greater", compare},
