@@ -4,11 +4,14 @@
 Models: InceptionV3 cut at its 2048-d pooled features (299x299) and ResNet50 (224x224), fixed random weights
 (bench/nn/torch_peer.py export, the same models the torchvision test checks), at batch 1, 8 and 32.
 Peers, each case in its own process (so peak RSS is that case's):
-  xfer        `xfer model bench FILE --batch N --threads 2 --precision fp32|bf16 --json`
+  xfer        `xfer model bench FILE --batch N --threads 2 --precision fp32|bf16|int8 --json` (int8 calibrated on
+              its own random input: the kernels, not the values, set its speed)
   ORT         onnxruntime-node (peers/node_modules), intraOpNumThreads 2, graphOptimizationLevel all
   PyTorch     torch.set_num_threads(2), channels_last, jit.trace + jit.freeze, inference_mode, glibc told to keep
               freed memory (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11); bf16: bfloat16 model and input
-and the machine's sgemm rate (oneDNN dnnl_sgemm 4096^2, 2 threads; nn_sgemm_rate) measured in the same run.
+and the machine's sgemm rate (oneDNN dnnl_sgemm 4096^2, 2 threads; nn_sgemm_rate) and instruction peaks (vpdpbusd,
+vdpbf16ps, vfmadd231ps loops; nn_vnni_rate) measured in the same run. InceptionV3 also runs cut at mixed5
+(torchvision's Mixed_6c, onnx.utils.extract_model), for xfer and ORT.
 FLOPs per image are counted from the ONNX graph here (2 x MACs of Conv and Gemm/MatMul, onnx shape inference),
 independently of `xfer model info`.
 
@@ -31,7 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 PY = "/usr/bin/python3"
 MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"}
-MODELS = ["inception_v3_features", "resnet50"]
+MODELS = ["inception_v3_features", "inception_v3_mixed5", "resnet50"]
+# InceptionV3 cut where the demo reads its features: Keras' mixed5 is torchvision's Mixed_6c (xfer and ORT only).
+CUTS = {"inception_v3_mixed5": ("inception_v3_features", "/Mixed_6c/Concat_output_0")}
 
 
 def gflop_per_image(path):
@@ -112,8 +117,19 @@ def main():
 
     subprocess.run([PY, os.path.join(HERE, "torch_peer.py"), "export", models_dir], check=True,
                    env=dict(os.environ, **MALLOC_ENV))
+    for cut, (whole, tensor) in CUTS.items():
+        cut_path = os.path.join(models_dir, cut + ".onnx")
+        if cut in models and not os.path.exists(cut_path):  # in a child: see gflop_in_child
+            subprocess.run([PY, "-c", "import sys, onnx.utils; onnx.utils.extract_model(*sys.argv[1:3], ['input'], "
+                            "[sys.argv[3]])", os.path.join(models_dir, whole + ".onnx"), cut_path + ".tmp.onnx",
+                            tensor], check=True)
+            os.replace(cut_path + ".tmp.onnx", cut_path)
     sgemm = json.loads(subprocess.run([sgemm_bin, "4096", t], capture_output=True, text=True, check=True).stdout)
     print(f"sgemm (oneDNN dnnl_sgemm 4096^2, {t} threads): {sgemm['gflop_per_s']:.0f} GFLOP/s", file=sys.stderr)
+    peaks = json.loads(subprocess.run([os.path.join(args.build, "bench", "nn", "nn_vnni_rate"), t, "5"],
+                                      capture_output=True, text=True, check=True).stdout)
+    print(f"instruction peaks ({t} threads): vpdpbusd {peaks['int8_gop_per_s']:.0f} GOP/s, vdpbf16ps "
+          f"{peaks['bf16_gflop_per_s']:.0f} GFLOP/s, vfmadd231ps {peaks['fp32_gflop_per_s']:.0f} GFLOP/s", file=sys.stderr)
 
     results = []
     for model in models:
@@ -133,8 +149,12 @@ def main():
                                "--precision", "bf16", "--seconds", secs, "--json"], None),
                 "PyTorch bf16": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
                                   "--threads", t, "--precision", "bf16", "--min-seconds", secs], MALLOC_ENV),
+                "xfer int8": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
+                               "--precision", "int8", "--seconds", secs, "--json"], None),
             }
-            row = {"model": model, "batch": batch, "gflop_per_image": gflop}
+            if model in CUTS:  # torch_peer builds whole torchvision modules
+                peers = {k: v for k, v in peers.items() if not k.startswith("PyTorch")}
+            row = {"model": model, "batch": batch, "gflop_per_image": gflop, "ran": list(peers)}
             for _ in range(args.rounds):
                 for name, (cmd, env) in peers.items():
                     got = run_json(cmd, env, name)
@@ -143,9 +163,10 @@ def main():
             results.append(row)
 
     print_table(results, sgemm["gflop_per_s"], t)
+    print_int8_table(results, peaks, t)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"sgemm": sgemm, "results": results}, f, indent=1)
+            json.dump({"sgemm": sgemm, "peaks": peaks, "results": results}, f, indent=1)
 
 
 def print_table(results, sgemm_rate, threads):
@@ -168,7 +189,7 @@ def print_table(results, sgemm_rate, threads):
         for k in ["xfer fp32", "ORT fp32", "PyTorch fp32", "xfer bf16", "PyTorch bf16"]:
             v = r.get(k)
             if not v:
-                cells.append(f"{'failed':>22}")
+                cells.append(f"{'failed' if k in r.get('ran', []) else '-':>22}")
                 continue
             share = v["images_per_s"] * r["gflop_per_image"] / sgemm_rate
             cells.append(f"{v['images_per_s']:8.2f} ({v['peak_rss_mb']:5.0f}) [{share:4.0%}]")
@@ -178,6 +199,30 @@ def print_table(results, sgemm_rate, threads):
         print(f"{r['model']:22} {r['batch']:5} | " + " | ".join(cells[:3])
               + f" | {fmt(ratio(x, o), '8.2f')} {fmt(ratio(x, pt), '8.2f')} | " + " | ".join(cells[3:])
               + f" | {fmt(ratio(xb, pb), '9.2f')}")
+
+
+def print_int8_table(results, peaks, threads):
+    """int8 beside xfer's bf16 and fp32 and ORT's fp32, and its multiply-add rate against the vpdpbusd peak."""
+    def ips(r, k):
+        return r[k]["images_per_s"] if r.get(k) else None
+
+    def ratio(a, b):
+        return f"{a / b:8.2f}" if a and b else f"{'-':>8}"
+
+    peak = peaks["int8_gop_per_s"]
+    print(f"\nint8, {threads} threads; instruction peaks: vpdpbusd {peak:.0f} GOP/s, vdpbf16ps "
+          f"{peaks['bf16_gflop_per_s']:.0f} GFLOP/s, vfmadd231ps {peaks['fp32_gflop_per_s']:.0f} GFLOP/s")
+    head = (f"{'model':22} {'batch':>5} | {'xfer int8':>9} {'xfer bf16':>9} {'xfer fp32':>9} {'ORT fp32':>9} | "
+            f"{'int8/bf16':>8} {'int8/fp32':>8} {'int8/ORT':>8} | {'int8 GOP/s':>10} {'of peak':>7}")
+    print("images/s")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        i8, b16, f32, ort = (ips(r, k) for k in ["xfer int8", "xfer bf16", "xfer fp32", "ORT fp32"])
+        cells = " ".join(f"{v:9.2f}" if v else f"{'-':>9}" for v in (i8, b16, f32, ort))
+        gops = i8 * r["gflop_per_image"] if i8 else None
+        rate = f"{gops:10.0f} {gops / peak:7.0%}" if gops else f"{'-':>10} {'-':>7}"
+        print(f"{r['model']:22} {r['batch']:5} | {cells} | {ratio(i8, b16)} {ratio(i8, f32)} {ratio(i8, ort)} | {rate}")
 
 
 if __name__ == "__main__":
