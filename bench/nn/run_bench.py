@@ -8,7 +8,9 @@ Peers, each case in its own process (so peak RSS is that case's):
               its own random input: the kernels, not the values, set its speed)
   ORT         onnxruntime-node (peers/node_modules), intraOpNumThreads 2, graphOptimizationLevel all
   PyTorch     torch.set_num_threads(2), channels_last, jit.trace + jit.freeze, inference_mode, glibc told to keep
-              freed memory (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11); bf16: bfloat16 model and input
+              freed memory (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e11); bf16: bfloat16 model and input;
+              int8: FX graph mode post-training static quantisation (fbgemm, or onednn where, as in Debian's
+              1.13, fbgemm is not built)
 and the machine's sgemm rate (oneDNN dnnl_sgemm 4096^2, 2 threads; nn_sgemm_rate) and instruction peaks (vpdpbusd,
 vdpbf16ps, vfmadd231ps loops; nn_vnni_rate) measured in the same run. InceptionV3 also runs cut at mixed5
 (torchvision's Mixed_6c, onnx.utils.extract_model), for xfer and ORT.
@@ -151,6 +153,8 @@ def main():
                                   "--threads", t, "--precision", "bf16", "--min-seconds", secs], MALLOC_ENV),
                 "xfer int8": ([xfer, "model", "bench", onnx_path, "--batch", b, "--threads", t,
                                "--precision", "int8", "--seconds", secs, "--json"], None),
+                "PyTorch int8": ([PY, os.path.join(HERE, "torch_peer.py"), "bench", models_dir, model, "--batch", b,
+                                  "--threads", t, "--precision", "int8", "--min-seconds", secs], MALLOC_ENV),
             }
             if model in CUTS:  # torch_peer builds whole torchvision modules
                 peers = {k: v for k, v in peers.items() if not k.startswith("PyTorch")}
@@ -212,17 +216,19 @@ def print_int8_table(results, peaks, threads):
     peak = peaks["int8_gop_per_s"]
     print(f"\nint8, {threads} threads; instruction peaks: vpdpbusd {peak:.0f} GOP/s, vdpbf16ps "
           f"{peaks['bf16_gflop_per_s']:.0f} GFLOP/s, vfmadd231ps {peaks['fp32_gflop_per_s']:.0f} GFLOP/s")
-    head = (f"{'model':22} {'batch':>5} | {'xfer int8':>9} {'xfer bf16':>9} {'xfer fp32':>9} {'ORT fp32':>9} | "
-            f"{'int8/bf16':>8} {'int8/fp32':>8} {'int8/ORT':>8} | {'int8 GOP/s':>10} {'of peak':>7}")
+    head = (f"{'model':22} {'batch':>5} | {'xfer int8':>9} {'xfer bf16':>9} {'xfer fp32':>9} {'ORT fp32':>9} "
+            f"{'PT int8':>9} | {'int8/bf16':>8} {'int8/fp32':>8} {'int8/ORT':>8} {'int8/PT8':>8} | "
+            f"{'int8 GOP/s':>10} {'of peak':>7}")
     print("images/s")
     print(head)
     print("-" * len(head))
     for r in results:
-        i8, b16, f32, ort = (ips(r, k) for k in ["xfer int8", "xfer bf16", "xfer fp32", "ORT fp32"])
-        cells = " ".join(f"{v:9.2f}" if v else f"{'-':>9}" for v in (i8, b16, f32, ort))
+        i8, b16, f32, ort, pt8 = (ips(r, k) for k in ["xfer int8", "xfer bf16", "xfer fp32", "ORT fp32", "PyTorch int8"])
+        cells = " ".join(f"{v:9.2f}" if v else f"{'-':>9}" for v in (i8, b16, f32, ort, pt8))
         gops = i8 * r["gflop_per_image"] if i8 else None
         rate = f"{gops:10.0f} {gops / peak:7.0%}" if gops else f"{'-':>10} {'-':>7}"
-        print(f"{r['model']:22} {r['batch']:5} | {cells} | {ratio(i8, b16)} {ratio(i8, f32)} {ratio(i8, ort)} | {rate}")
+        print(f"{r['model']:22} {r['batch']:5} | {cells} | {ratio(i8, b16)} {ratio(i8, f32)} {ratio(i8, ort)} "
+              f"{ratio(i8, pt8)} | {rate}")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,28 @@ def export(out_dir):
         print(f"torch_peer: exported {onnx_path}", file=sys.stderr)
 
 
+def quantize_fx_int8(model, side):
+    """PyTorch's post-training static quantisation as its docs give it: FX graph mode, the x86 engine's default
+    qconfig (per-channel weights, histogram observers), calibrated on 4 random batches of 2 images. The engine is
+    fbgemm where this PyTorch has it; Debian's 1.13 has only onednn (and qnnpack, for ARM)."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    engine = "fbgemm" if "fbgemm" in torch.backends.quantized.supported_engines else "onednn"
+    torch.backends.quantized.engine = engine
+    prepared = prepare_fx(model, get_default_qconfig_mapping(engine), (torch.randn(1, 3, side, side),))
+    with torch.no_grad():
+        for _ in range(4):
+            prepared(torch.randn(2, 3, side, side))
+    return convert_fx(prepared)
+
+
 def bench(out_dir, name, batch, threads, precision, min_seconds, min_iters, warmup):
     torch.set_num_threads(threads)
     model, side = build(name)
     model.load_state_dict(torch.load(os.path.join(out_dir, name + ".pt")))
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if precision == "int8":
+        model = quantize_fx_int8(model, side)
     model = model.to(dtype=dtype, memory_format=torch.channels_last)
     x = torch.randn(batch, 3, side, side).to(dtype=dtype, memory_format=torch.channels_last)
     with torch.inference_mode():
@@ -86,7 +103,8 @@ def bench(out_dir, name, batch, threads, precision, min_seconds, min_iters, warm
     print(json.dumps({
         "images_per_s": batch * iters / seconds, "ms_per_batch": 1000 * seconds / iters,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "iterations": iters,
-        "mode": f"torch {torch.__version__} {precision} channels_last jit.trace+freeze threads={threads}",
+        "mode": f"torch {torch.__version__} {precision} channels_last jit.trace+freeze threads={threads}"
+                + (f" FX int8 engine={torch.backends.quantized.engine}" if precision == "int8" else ""),
     }))
 
 
@@ -97,7 +115,7 @@ def main():
     p.add_argument("model", nargs="?", choices=list(BENCH_MODELS))
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     p.add_argument("--min-seconds", type=float, default=5.0)
     p.add_argument("--min-iters", type=int, default=3)
     p.add_argument("--warmup", type=int, default=3)
