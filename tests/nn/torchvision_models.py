@@ -11,7 +11,9 @@ Which cases run in CI (the budget is 4 minutes on 2 cores, export included): eve
 opsets, and batch 8 on opset 13 for all models except VGG16, whose batch 8 adds the most time and no operator
 the others do not cover (its batch-1 run still checks it). `--full` runs every model, opset and batch.
 The feature layer is compared too when `xfer model run` can cut the graph at a named tensor (--layer), and
-InceptionV3's and ResNet50's bf16 features must stay within 1e-2 (relative L2) of PyTorch's fp32 ones.
+InceptionV3's and ResNet50's bf16 features must stay within 1e-2 (relative L2) of PyTorch's fp32 ones. For the
+newer families, `xfer model info` must report as the default feature layer the tensor PyTorch's head reads.
+The whole list of torchvision's builders at opsets 13 and 17: tests/nn/torchvision_zoo.py (by hand).
 
 Usage: torchvision_models.py [--full] [--models a,b] [--keep]   (env: XFER_BINARY, XFER_BUILD_DIR)
 """
@@ -142,6 +144,23 @@ def main():
                 f"{'-':>10} {scale:10.3g} {'-':>9}"
             verdict = "ok" if ok else f"FAIL: {problem or f'diff > {REL_TOL:g} x max|torch|'}"
             print(f"{model:14} {opset:5} {batch:5} {what:8} {shown} {secs:5.1f}  {verdict}", flush=True)
+    # The default feature layer (what `xfer featurize` extracts without --layer) of the newer families is what their
+    # head reads, the tensor PyTorch's final Linear takes (ViT: the class token after the final LayerNorm; Swin,
+    # ConvNeXt: the pooled, normalised vector; MaxViT: its pre-logits): `xfer model info` must name that tensor.
+    for model in [m for m in models if m in NEWER_MODELS]:
+        with open(os.path.join(cache, model, "meta.json")) as f:
+            meta = json.load(f)
+        want = meta["opsets"][str(NEWER_MODELS[model])]["feature_tensor"]
+        onnx_file = os.path.join(cache, model, meta["opsets"][str(NEWER_MODELS[model])]["file"])
+        proc = subprocess.run([xfer, "model", "info", onnx_file, "--json"], capture_output=True, text=True)
+        got = json.loads(proc.stdout).get("default_feature_layer") if proc.returncode == 0 else None
+        shape = json.loads(proc.stdout).get("default_feature_shape") if proc.returncode == 0 else None
+        width = np.load(os.path.join(cache, model, meta["batches"]["1"]["features"])).shape[-1]
+        ok = got == want and shape == [1, width]
+        passed += ok
+        failed += not ok
+        print(f"{model:14} default feature layer: {got} {shape} (PyTorch's head reads {want} [1, {width}])  "
+              f"{'ok' if ok else 'FAIL'}", flush=True)
     # bf16 (--precision bf16): the featurisers the benchmark runs keep their features within 1e-2 of fp32, as the
     # relative L2 error against PyTorch's fp32 features (batch 8, opset 13). Random-weight networks amplify
     # rounding differently; these two measure 0.54% and 0.55% here (PyTorch's own bf16 on ResNet50: 0.8%).
