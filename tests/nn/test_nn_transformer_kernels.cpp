@@ -278,3 +278,18 @@ TEST(Passes, SigmoidGateOfAnotherValueIsNotSwish) {
   EXPECT_TRUE(has(ops, "Sigmoid") && has(ops, "Mul")) << fmt::format("{}", fmt::join(ops, ","));
   c.check("c", /*optimize=*/true);
 }
+
+// ViT's class token at batch 1: [1,1,8] (a constant expanded to the batch) beside the [1,4,8] patch tokens along
+// axis 1. Left to choose, oneDNN laid the [1,5,8] result out as "bac" and concatenated it on ref:any.
+TEST(OneDnnConcat, ClassTokenAtBatchOneOnAFastKernel) {
+  Case c({1, 4, 8}, 36);
+  c.weight("cls", {1, 1, 8}, 37);
+  c.g.initializers["cls_shape"] = ints({1, 1, 8});
+  on_device(c, 8, "tokens");
+  c.add(node("Expand", {"cls", "cls_shape"}, "cls_b"));
+  c.add(node("Concat", {"cls_b", "tokens"}, "seq", {{"axis", int64_t{1}}}));
+  c.add(node("Transpose", {"seq"}, "y", {{"perm", std::vector<int64_t>{1, 0, 2}}}));
+  c.output("y");
+  c.check("seq");
+  expect_fast(c);
+}

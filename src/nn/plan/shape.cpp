@@ -44,13 +44,16 @@ bool Builder::concat(const Node& node) {
   if (is_reference_impl(pd)) {
     // Inputs in different layouts (a narrow grouped conv's nChw8c beside nChw16c) have only oneDNN's ref:any
     // concat: reorder them all to one layout, blocked for 4-D values when that has a real kernel, else plain.
+    // The output's layout is given too: left to oneDNN, ViT's class-token concat at batch 1 ([1,1,768] beside
+    // [1,49,768], both plain) got a [1,50,768] laid out as "bac", along whose axis 1 only ref:any concatenates.
     std::vector<tag> layouts;
     if (rank == 4) layouts.push_back(tag::nChw16c);
     layouts.push_back(plain_tag(first.size()));
     for (tag layout : layouts) {
       std::vector<memory::desc> same;
       for (const auto& in : ins) same.emplace_back(dims_of(shape_of(in)), compute_dt_, layout);
-      dnnl::concat::primitive_desc candidate(static_cast<int>(axis), same, cpu_engine());
+      dnnl::concat::primitive_desc candidate(memory::desc(dims_of(ys), compute_dt_, layout), static_cast<int>(axis),
+                                             same, cpu_engine());
       if (is_reference_impl(candidate)) continue;
       for (size_t i = 0; i < ins.size(); ++i)
         if (mds[i] != same[i]) srcs[i] = device_as(ins[i], same[i]);
