@@ -23,7 +23,7 @@ struct FeaturizerSpec {
   // job that has none yet measures them: this many images of its data set (a fixed-seed sample), this method.
   std::shared_ptr<const nn::Calibration> calibration;
   int calibration_images = 64;
-  std::string calibration_method = "entropy";
+  std::string calibration_method = "percentile";
 };
 
 class Featurizer {

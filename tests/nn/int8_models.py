@@ -7,10 +7,11 @@ run by relative L2 distance, and the top-1 classes must agree. bf16's distance i
 random weights and random BatchNorm statistics make these networks far more sensitive to rounding than trained ones
 (bf16 alone moves MobileNetV2's features by ~6%).
 
-Measured (entropy calibration, this machine, 2026-12-02), features / logits relative L2 to fp32, batch 8 | batch 1:
-  mobilenet_v2  0.123 / 0.122 | 0.140 / 0.145   (bf16 0.064 / 0.064)
-  resnet50      0.022 / 0.022 | 0.020 / 0.021   (bf16 0.0055 / 0.0058)
-Top-1 agrees with fp32 on every image. The limits below leave ~50% headroom over those figures. CI runs mobilenet_v2; by hand:
+Measured (this machine, 2026-12-02, percentile calibration, the default), features / logits relative L2 to fp32,
+batch 8 | batch 1 (entropy: mobilenet_v2 0.123 / 0.122 | 0.140 / 0.145, resnet50 0.022 / 0.022 | 0.020 / 0.021):
+  mobilenet_v2  0.131 / 0.129 | 0.122 / 0.119   (bf16 0.064 / 0.064)
+  resnet50      0.027 / 0.027 | 0.028 / 0.028   (bf16 0.0055 / 0.0058)
+Top-1 agrees with fp32 on every image. The limits below leave ~40-50% headroom over those figures. CI runs mobilenet_v2; by hand:
   XFER_BINARY=build/src/cli/xfer tests/nn/int8_models.py --models mobilenet_v2,resnet50
 """
 import argparse
@@ -37,7 +38,7 @@ def rel_l2(a, b):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="mobilenet_v2")
-    p.add_argument("--method", default="entropy")
+    p.add_argument("--method", default="percentile")
     args = p.parse_args()
     xfer = xfer_binary()
     build = os.environ.get("XFER_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
