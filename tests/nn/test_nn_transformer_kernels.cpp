@@ -293,3 +293,19 @@ TEST(OneDnnConcat, ClassTokenAtBatchOneOnAFastKernel) {
   c.check("seq");
   expect_fast(c);
 }
+
+// Swin's shifted-window mask: scores [batch, windows, heads, N, N] plus a constant [1, windows, 1, N, N]. oneDNN's
+// jit binary has no kernel for that broadcast (ref:any, 60-70 ms a call in Swin-T at batch 1); the constant is
+// repeated along the heads (and the batch when needed) at plan time.
+TEST(OneDnnBinary, MaskBroadcastOverHeadsOnAFastKernel) {
+  for (auto op : {"Add", "Mul"}) {
+    SCOPED_TRACE(op);
+    Case c({2, 4, 3, 5, 5}, 38);
+    c.weight("mask", {1, 4, 1, 5, 5}, 39);
+    on_device(c, 5, "scores");
+    c.add(node(op, {"scores", "mask"}, "y"));
+    c.output("y");
+    c.check("y");
+    expect_fast(c);
+  }
+}

@@ -111,6 +111,8 @@ class Builder {
   bool lrn(const Node& node);
   // elementwise (nn/plan/elementwise.cpp)
   bool binary(const Node& node);
+  bool binary_by_expanded_constant(const Node& node, dnnl::algorithm alg, const std::string& a, const std::string& b,
+                                   const std::vector<int64_t>& bs);
   bool eltwise(const Node& node);
   // dense and attention (nn/plan/attention.cpp)
   // Gemm with constant B (and C) or MatMul by a constant 2-D matrix: a oneDNN inner product.

@@ -82,11 +82,71 @@ bool Builder::binary(const Node& node) {
     }
     if (!is_reference_impl(pd)) break;
   }
+  if (is_reference_impl(*chosen) && is_constant(b) && constant(b).type == DataType::float32 &&
+      binary_by_expanded_constant(node, alg, a, b, bs))
+    return true;
   if (want0 != md0) s0 = reordered(s0, want0);
   if (want1 != md1) s1 = reordered(s1, want1);
   int dst = new_device_slot(chosen->dst_desc(), as);
   add_primitive(node, dnnl::binary(*chosen), {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, dst}}, {}, dst);
   return true;
+}
+
+namespace {
+
+// `t` (its shape padded with leading 1s to `from`) repeated along its size-1 dimensions to `to`.
+Tensor broadcast_to(const Tensor& t, const std::vector<int64_t>& from, const std::vector<int64_t>& to) {
+  Tensor out = Tensor::zeros(DataType::float32, to);
+  std::vector<int64_t> strides(from.size(), 0);
+  for (int64_t d = static_cast<int64_t>(from.size()) - 1, stride = 1; d >= 0; --d) {
+    strides[d] = from[d] == 1 ? 0 : stride;
+    stride *= from[d];
+  }
+  std::vector<int64_t> idx(to.size(), 0);
+  const float* src = t.data<float>();
+  float* dst = out.mutable_data<float>();
+  for (int64_t i = 0, n = out.element_count(); i < n; ++i) {
+    int64_t off = 0;
+    for (size_t d = 0; d < to.size(); ++d) off += idx[d] * strides[d];
+    dst[i] = src[off];
+    for (size_t d = to.size(); d-- > 0;) {
+      if (++idx[d] < to[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// oneDNN 2.6's jit binary broadcasts src1 only in some patterns (a scalar, per channel, over the batch); Swin's
+// attention mask, [1, windows, 1, 49, 49] added to [batch, windows, heads, 49, 49], ran on ref:any at 60-70 ms a
+// call at batch 1. A constant operand is repeated along its broadcast dimensions once, at plan time (the batch
+// first kept at 1, then expanded too if need be), up to 64 MB; the add then has a jit kernel.
+bool Builder::binary_by_expanded_constant(const Node& node, dnnl::algorithm alg, const std::string& a,
+                                          const std::string& b, const std::vector<int64_t>& bs) {
+  const auto as = shape_of(a);
+  const Tensor value = constant(b);
+  for (bool whole_batch : {false, true}) {
+    std::vector<int64_t> target = as;
+    if (!whole_batch) target[0] = bs[0];
+    if (target == bs) continue;
+    int64_t count = 1;
+    for (auto d : target) count *= d;
+    if (count > (int64_t{64} << 20) / 4) return false;
+    memory::desc md0(dims_of(as), compute_dt_, plain_tag(as.size()));
+    memory::desc md1(dims_of(target), dt::f32, plain_tag(as.size()));
+    memory::desc dst_md(dims_of(as), compute_dt_, plain_tag(as.size()));
+    dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, md0, md1, dst_md), cpu_engine());
+    if (is_reference_impl(pd)) continue;
+    int s0 = device_as(a, md0);
+    memory m1 = weights_as(node.name + "/expanded", broadcast_to(value, bs, target), dims_of(target),
+                           plain_tag(as.size()), md1);
+    int dst = new_device_slot(pd.dst_desc(), as);
+    add_primitive(node, dnnl::binary(pd), {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_DST, dst}}, {{DNNL_ARG_SRC_1, m1}}, dst);
+    return true;
+  }
+  return false;
 }
 
 bool Builder::eltwise(const Node& node) {
