@@ -6,6 +6,7 @@
   classifier applied with numpy to the feature rows training wrote (features folder);
 - the int8 features are not the fp32 ones (the int8 path really ran) and stay close to them;
 - a rerun reuses the feature parts; another calibration (--calibration-images) is another featuriser: none reused;
+- under MPI (2 ranks) rank 0 calibrates and every rank quantises alike: the same feature bytes as one process;
 - --precision int8 on `pixels` is a clear usage error."""
 import json
 import os
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from xfer_test_helpers import Checks, feature_rows, xfer_binary  # noqa: E402
+from xfer_test_helpers import Checks, feature_rows, mpi_env, xfer_binary  # noqa: E402
 
 XFER = xfer_binary()
 TMP = tempfile.mkdtemp(prefix="xfer-int8-pipeline-")
@@ -115,6 +116,20 @@ r = xfer("train", "--data", data, "--model", model, "--precision", "int8", "--ca
          "--reg", "0.01", "--out", os.path.join(TMP, "other.pipeline.json"), "--features", features)
 checks.check("another calibration reuses no feature part", r.returncode == 0 and "reused" not in r.stdout,
              r.stdout[-500:] + r.stderr[-1000:])
+
+one, two = os.path.join(TMP, "one.features"), os.path.join(TMP, "two.features")
+args = ["featurize", "--data", data, "--model", model, "--precision", "int8", "--calibration-images", "8",
+        "--part-size", "8"]
+r1 = xfer(*args, "--out", one)
+r2 = subprocess.run(["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", XFER, *args, "--out", two],
+                    capture_output=True, text=True, env=mpi_env(OMPI_MCA_btl_vader_single_copy_mechanism="none"))
+checks.check("featurize --precision int8 in one process and on 2 MPI ranks", r1.returncode == 0 and r2.returncode == 0,
+             r1.stderr[-500:] + r2.stderr[-1000:])
+if r1.returncode == 0 and r2.returncode == 0:
+    rows1, manifest1, _ = feature_rows(one)
+    rows2, manifest2, _ = feature_rows(two)
+    checks.check("2 MPI ranks: the same int8 features and featuriser (one calibration, sent by rank 0)",
+                 rows1 == rows2 and manifest1["featurizer"] == manifest2["featurizer"])
 
 r = xfer("featurize", "--data", data, "--model", "pixels", "--precision", "int8", "--out", os.path.join(TMP, "px"))
 checks.check("int8 on pixels is a usage error", r.returncode == 2 and "int8" in r.stderr, r.stderr[-500:])
