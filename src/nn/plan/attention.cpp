@@ -87,7 +87,7 @@ bool Builder::matmul(const Node& node) {
     return true;
   const auto as = shape_of(node.inputs[0]), bs = shape_of(node.inputs[1]);
   if (as.size() < 2 || bs.size() < 2) return false;  // vector operands: the reference kernel
-  const size_t rank = std::max(as.size(), bs.size());
+  size_t rank = std::max(as.size(), bs.size());
   if (rank > 6) return false;
   std::vector<int64_t> a(rank - as.size(), 1), b(rank - bs.size(), 1);
   a.insert(a.end(), as.begin(), as.end());
@@ -108,6 +108,18 @@ bool Builder::matmul(const Node& node) {
     if (bias->type != DataType::float32 || bias->element_count() != N) return false;
   }
   const bool constant_weights = is_constant(node.inputs[1]) && bs.size() == 2;
+  // By a constant matrix, every leading dimension of A is rows of one product: ViT's [50, 8, 768] x [768, 2304] is
+  // one [400, 768] GEMM, where a batched matmul did 50 of 8 rows, each streaming the weights again (ViT's, Swin's,
+  // MaxViT's and ConvNeXt's Linears). A and the result are plain row-major, so both are views.
+  const std::vector<int64_t> out_shape = ys;
+  const bool rows_of_one_product = constant_weights && rank > 2;
+  if (rows_of_one_product) {
+    const int64_t rows = M * std::accumulate(ys.begin(), ys.end() - 2, int64_t{1}, std::multiplies<>());
+    a = {rows, K};
+    b = {K, N};
+    ys = {rows, N};
+    rank = 2;
+  }
   memory::desc a_md(dims_of(a), compute_dt_, plain_tag(rank));
   memory::desc b_md = constant_weights ? memory::desc(dims_of(b), compute_dt_, tag::any)
                                        : memory::desc(dims_of(b), compute_dt_, plain_tag(rank));
@@ -118,7 +130,8 @@ bool Builder::matmul(const Node& node) {
   dnnl::primitive_attr attr = activation_attr(node);
   auto desc = bias ? dnnl::matmul::desc(a_md, b_md, bias_md, y_md) : dnnl::matmul::desc(a_md, b_md, y_md);
   dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
-  int src = plain_padded(node.inputs[0], rank, compute_dt_);
+  int src = rows_of_one_product ? new_view(plain_padded(node.inputs[0], as.size(), compute_dt_), a)
+                                : plain_padded(node.inputs[0], rank, compute_dt_);
   std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}};
   std::vector<std::pair<int, memory>> consts;
   if (constant_weights) {
@@ -133,6 +146,7 @@ bool Builder::matmul(const Node& node) {
   if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
     args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
   add_primitive(node, dnnl::matmul(pd), args, consts, dst);
+  if (rows_of_one_product) device_[node.outputs[0]] = new_view(dst, out_shape);
   return true;
 }
 
