@@ -193,14 +193,21 @@ def case(name, x, y, k, folds=5, metric="log_loss", elastic_net=None, balanced=F
     checks.check(f"{name}/early-stop-same-choice", stopped["chosen"]["index"] == chosen and same,
                  f"{len(evaluated)} of {len(stopped['grid'])} values evaluated")
 
-    # The default precision of the fold fits: same choice, scores close.
+    # The default precision of the fold fits: the same choice, for a reason: each value's mean score moves by less
+    # than what separates it from the chosen one (so no error could swap them), and no score is far off. How far
+    # the default tol leaves a fit from its optimum depends on the CPU's float32 rounding (oneDNN's sgemm kernels
+    # differ between AVX-512 CPUs): on iris at reg 1e-5, nearly separable, the mean moved by 3.5e-3 on an AMD EPYC,
+    # against a gap of 1.3e-2 to the chosen value.
     quick, _, _ = run_cv(name + "-default-tol", x, y, k, common + ["--patience", "0"])
     pairs = [(q, e) for q, e in zip(quick["grid"], result["grid"]) if q["fold_scores"] and e["fold_scores"]]
     err = max(np.abs(np.array(q["fold_scores"]) - np.array(e["fold_scores"])).max() for q, e in pairs)
-    err_mean = max(abs(q["mean"] - e["mean"]) for q, e in pairs)
+    moved = [abs(q["mean"] - e["mean"]) for q, e in pairs]
+    gaps = [abs(e["mean"] - pairs[chosen][1]["mean"]) for _, e in pairs]
+    separated = all(moved[i] + moved[chosen] <= gaps[i] for i in range(len(pairs)) if i != chosen)
     checks.check(f"{name}/default-cv-tol-same-choice",
-                 quick["chosen"]["index"] == chosen and err_mean < 2e-3 and err < 1e-2,
-                 f"max |mean - exact| {err_mean:.1e}, |fold score - exact| {err:.1e}")
+                 quick["chosen"]["index"] == chosen and separated and max(moved) < 1e-2 and err < 5e-2,
+                 f"max |mean - exact| {max(moved):.1e}, |fold score - exact| {err:.1e}; every value's move + the "
+                 f"choice's < its gap to the choice: {separated}")
     return result
 
 
