@@ -59,7 +59,7 @@ int report_failure(const std::exception& e, xfer::dist::Communicator* world) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  xfer::cli::ensure_passive_openmp_wait(argv);  // before MPI or any thread starts: it may execute xfer again
+  xfer::cli::choose_openmp_wait_policy(argv);  // before MPI or any thread starts: it may execute xfer again
   std::unique_ptr<xfer::dist::MpiSession> mpi;
   std::unique_ptr<xfer::dist::Communicator> world;
   try {
