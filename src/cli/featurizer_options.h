@@ -19,7 +19,7 @@ inline void add_featurizer_options(CLI::App& command, featurize::FeaturizerSpec&
       ->capture_default_str();
   command.add_option("--calibration-images", spec.calibration_images,
                      "int8: how many images (a fixed-seed sample of the data set) calibrate the activation ranges")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   command.add_option("--calibration-method", spec.calibration_method, "int8: how a range is chosen from its histogram")
       ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))

@@ -100,7 +100,9 @@ void calibrate_if_int8(nn::CompileOptions& opt, const nn::Graph& graph, const st
   if (!file.empty()) {
     NpyArray a = read_npy(file);
     const auto& declared = graph.inputs.at(0).shape;
-    if (a.shape.size() != declared.size())
+    bool fits = a.shape.size() == declared.size();
+    for (size_t i = 0; fits && i < declared.size(); ++i) fits = declared[i] < 0 || a.shape[i] == declared[i];
+    if (!fits)
       fail("{}: calibration images of shape {} for a model input of shape {}", file, shape_string(a.shape), shape_string(declared));
     std::vector<float> values = a.to_float32();
     images = nn::make_float_tensor(a.shape, values.data());
