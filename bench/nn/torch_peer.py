@@ -1,9 +1,13 @@
 #!/usr/bin/python3
 """The PyTorch 1.13 peer of bench/nn/run_bench.py, at its best on this machine, and the benchmark's model export.
 
-  torch_peer.py export OUT_DIR         writes OUT_DIR/{inception_v3_features,resnet50}.{onnx,pt}: the models of
-                                       tests/nn/torchvision_export.py (same seed, random BatchNorm statistics);
-                                       InceptionV3 is cut at its 2048-d pooled features (fc = Identity).
+  torch_peer.py export OUT_DIR [--models a,b]
+                                       writes OUT_DIR/<model>.{onnx,pt} (default: every model below): the models
+                                       of tests/nn/torchvision_export.py (same seed, random BatchNorm statistics,
+                                       zero-initialised parameters made small random values); InceptionV3 is cut
+                                       at its 2048-d pooled features (fc = Identity). CNNs at opset 13; the
+                                       transformers (ViT-B/16, ConvNeXt-Tiny, Swin-T) at opset 17, whose
+                                       LayerNormalization is one op, as current exporters write it.
   torch_peer.py bench OUT_DIR MODEL --batch N [--threads T] [--precision fp32|bf16] [--min-seconds S]
                                        prints {"images_per_s", "ms_per_batch", "peak_rss_mb", "iterations", "mode"}
 
@@ -23,7 +27,13 @@ import time
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH_MODELS = {"inception_v3_features": ("inception_v3", 299), "resnet50": ("resnet50", 224)}
+BENCH_MODELS = {"inception_v3_features": ("inception_v3", 299), "resnet50": ("resnet50", 224),
+                "vit_b_16": ("vit_b_16", 224), "convnext_tiny": ("convnext_tiny", 224), "swin_t": ("swin_t", 224)}
+TRANSFORMERS = {"vit_b_16", "convnext_tiny", "swin_t"}
+
+
+def opset_of(name):
+    return 17 if name in TRANSFORMERS else 13
 
 
 def export_module():
@@ -42,22 +52,24 @@ def build(name):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = tv.MODELS[base][0]()
+    if name in TRANSFORMERS:  # zero-initialised heads and biases: as the zoo export randomises them
+        tv.randomise_zero_parameters(model, gen)
     tv.randomise_batchnorm(model, side, gen)
     if name.endswith("_features"):
         model.fc = torch.nn.Identity()  # the graph ends at the pooled, flattened features
     return model.eval(), side
 
 
-def export(out_dir):
+def export(out_dir, names):
     os.makedirs(out_dir, exist_ok=True)
-    for name in BENCH_MODELS:
+    for name in names:
         onnx_path = os.path.join(out_dir, name + ".onnx")
         pt_path = os.path.join(out_dir, name + ".pt")
         if os.path.exists(onnx_path) and os.path.exists(pt_path):
             continue
         model, side = build(name)
         torch.save(model.state_dict(), pt_path + ".tmp")
-        torch.onnx.export(model, torch.randn(1, 3, side, side), onnx_path + ".tmp", opset_version=13,
+        torch.onnx.export(model, torch.randn(1, 3, side, side), onnx_path + ".tmp", opset_version=opset_of(name),
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
         os.replace(pt_path + ".tmp", pt_path)
@@ -113,6 +125,7 @@ def main():
     p.add_argument("mode", choices=["export", "bench"])
     p.add_argument("out_dir")
     p.add_argument("model", nargs="?", choices=list(BENCH_MODELS))
+    p.add_argument("--models", help="export: these models only (comma-separated)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
@@ -121,7 +134,11 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     args = p.parse_args()
     if args.mode == "export":
-        export(args.out_dir)
+        names = args.models.split(",") if args.models else list(BENCH_MODELS)
+        unknown = [n for n in names if n not in BENCH_MODELS]
+        if unknown:
+            p.error(f"unknown model(s) {unknown}; known: {list(BENCH_MODELS)}")
+        export(args.out_dir, names)
     else:
         if not args.model:
             p.error("bench needs MODEL")

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <numeric>
 #include <random>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -52,6 +54,7 @@ struct ModelBenchOptions {
   std::string layer;
   double seconds = 3.0;
   bool json = false;
+  bool profile = false;  // time every plan step of the measured runs, by kind and by op
 };
 
 double peak_rss_mb() {
@@ -195,6 +198,38 @@ void run_model(const ModelRunOptions& o) {
                model->outputs().at(0).name, shape_string(out.shape), ms);
 }
 
+// Per run, largest first: {name, ms per run, executions per run}.
+std::vector<std::tuple<std::string, double, double>> per_run(const std::map<std::string, nn::StepTimes>& times,
+                                                             int64_t runs) {
+  std::vector<std::tuple<std::string, double, double>> rows;
+  const double n = static_cast<double>(std::max<int64_t>(runs, 1));
+  for (const auto& [name, t] : times) rows.emplace_back(name, t.ms / n, static_cast<double>(t.steps) / n);
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return std::get<1>(a) > std::get<1>(b); });
+  return rows;
+}
+
+nlohmann::json profile_json(const nn::StepProfile& p, double wall_ms) {
+  auto table = [&](const std::map<std::string, nn::StepTimes>& times) {
+    nlohmann::json t = nlohmann::json::object();
+    for (const auto& [name, ms, steps] : per_run(times, p.runs))
+      t[name] = {{"ms_per_run", ms}, {"steps_per_run", steps}};
+    return t;
+  };
+  return {{"runs", p.runs}, {"wall_ms", wall_ms}, {"steps_ms", p.total_ms()}, {"by_kind", table(p.by_kind)},
+          {"by_op", table(p.by_op)}};
+}
+
+void print_profile(const nn::StepProfile& p, double wall_ms) {
+  const double n = static_cast<double>(std::max<int64_t>(p.runs, 1));
+  fmt::print("profile      {} runs: {:.2f} ms/run in steps of {:.2f} ms/run wall\n", p.runs, p.total_ms() / n, wall_ms / n);
+  for (const auto* table : {&p.by_kind, &p.by_op}) {
+    fmt::print("  {:<24} {:>10} {:>6} {:>8}\n", table == &p.by_kind ? "step kind" : "graph op", "ms/run", "share",
+               "steps/run");
+    for (const auto& [name, ms, steps] : per_run(*table, p.runs))
+      fmt::print("  {:<24} {:>10.2f} {:>5.1f}% {:>8.0f}\n", name, ms, 100.0 * ms * n / std::max(wall_ms, 1e-9), steps);
+  }
+}
+
 void run_bench(const ModelBenchOptions& o) {
   if (o.batch < 1) usage_fail("--batch must be at least 1");
   nn::set_threads(o.threads);
@@ -222,12 +257,16 @@ void run_bench(const ModelBenchOptions& o) {
   run.forward({{declared.name, input}});  // warm-up
   double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   std::vector<double> times;
+  nn::StepProfile profile;
+  if (o.profile) run.set_profile(&profile);
   auto bench_start = std::chrono::steady_clock::now();
   while (times.size() < 3 || (std::chrono::duration<double>(std::chrono::steady_clock::now() - bench_start).count() < o.seconds && times.size() < 1000)) {
     auto t0 = std::chrono::steady_clock::now();
     run.forward({{declared.name, input}});
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  run.set_profile(nullptr);
+  const double wall_ms = std::accumulate(times.begin(), times.end(), 0.0);
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
   double mean = 0;
@@ -253,6 +292,7 @@ void run_bench(const ModelBenchOptions& o) {
                         {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
                         {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()},
                         {"kernels", kernel_counts}, {"ref_primitives", slow}, {"op_precisions", precisions}};
+    if (o.profile) j["profile"] = profile_json(profile, wall_ms);
     if (opt.calibration) j["calibration"] = {{"method", opt.calibration->method}, {"images", opt.calibration->images}};
     std::cout << j.dump() << "\n";
   } else {
@@ -266,6 +306,7 @@ void run_bench(const ModelBenchOptions& o) {
     for (const auto& p : slow) fmt::print("ref kernel   {}\n", p);
     for (const auto& [op, counts] : precisions)
       for (const auto& [precision, count] : counts) fmt::print("precision    {:>4} x {} in {}\n", count, op, precision);
+    if (o.profile) print_profile(profile, wall_ms);
   }
 }
 
@@ -309,6 +350,9 @@ void add_model_commands(CLI::App& app) {
   bench_cmd->add_flag("--no-winograd", bench->no_winograd, "Direct fp32 3x3 convolutions, to measure what Winograd gains");
   bench_cmd->add_option("--layer", bench->layer, "Stop at this tensor or layer (default: the model's first output)");
   bench_cmd->add_option("--seconds", bench->seconds, "Measure for about this long (at least 3 runs)")->check(CLI::PositiveNumber);
+  bench_cmd->add_flag("--profile", bench->profile,
+                      "Time every step of the measured runs: ms per run by step kind (matmul, softmax, reorder, ...) "
+                      "and by graph op, in the JSON's \"profile\" and as a table");
   bench_cmd->add_flag("--json", bench->json, "JSON on stdout: images_per_s, ms_per_batch, peak_rss_mb, isa, ...");
   bench_cmd->callback([bench] { run_bench(*bench); });
 }

@@ -16,6 +16,7 @@
 #include "nn/passes.h"
 #include "nn/plan.h"
 #include "nn/plan/builder.h"
+#include "nn/plan/profile.h"
 #include "nn/plan/runtime.h"
 #include "nn/reference_ops.h"
 
@@ -202,7 +203,11 @@ std::vector<Tensor> Run::forward(const std::map<std::string, Tensor>& given) {
   bind(*plan, *state_);
   for (const auto& [name, s] : plan->input_slots) state_->host[s] = inputs.at(name);
   try {
-    for (const auto& step : plan->steps) execute_step(*plan, step, *state_, g.source.opset);
+    if (profile_) {
+      execute_profiled(*plan, *state_, g.source.opset, *profile_);
+    } else {
+      for (const auto& step : plan->steps) execute_step(*plan, step, *state_, g.source.opset);
+    }
     state_->stream.wait();
   } catch (const dnnl::error& e) {
     fail("{}: oneDNN failed: {}", g.source.path, e.what());

@@ -46,6 +46,23 @@ struct Plan;
 struct RunState;
 struct WeightCache;
 
+// Where a Run's time goes: every executed plan step timed, summed by what kind of step it was, over the forward()
+// calls made while profiling (`model bench --profile`). Kinds are oneDNN primitive kinds ("matmul",
+// "inner_product", "convolution", "softmax", "layer_normalization", "eltwise", "binary", "reorder", ...; a fused
+// post-op counts as its primitive's), "reference kernel" (the engine's own), and "host/device copy".
+struct StepTimes {
+  double ms = 0;
+  int64_t steps = 0;  // executions, over all runs
+};
+struct StepProfile {
+  int64_t runs = 0;
+  std::map<std::string, StepTimes> by_kind;
+  // The graph op behind each step ("MatMul", "Softmax", "Transpose"); a step no node asked for is its kind in
+  // parentheses: "(reorder)" between two primitives' layouts, "(host/device copy)" around a reference kernel.
+  std::map<std::string, StepTimes> by_op;
+  double total_ms() const;
+};
+
 class Model {
  public:
   static std::shared_ptr<const Model> compile(Graph graph, const CompileOptions& options = {});
@@ -87,6 +104,9 @@ class Run {
   std::vector<Tensor> forward(const float* input, const std::vector<int64_t>& shape);
 
   const Model& model() const { return *model_; }
+  // Times every step of the following forward() calls into `profile` (nullptr: stop). Without a profile, forward()
+  // runs its steps untimed.
+  void set_profile(StepProfile* profile) { profile_ = profile; }
   // Nodes the last forward() ran as oneDNN primitives (the rest ran on reference kernels or were folded).
   std::vector<std::string> onednn_nodes() const;
   // Node name -> the oneDNN implementation that ran it (e.g. "jit_wino_4x3:avx512_core"), for the same nodes,
@@ -102,6 +122,7 @@ class Run {
  private:
   std::shared_ptr<const Model> model_;
   std::unique_ptr<RunState> state_;
+  StepProfile* profile_ = nullptr;
 };
 
 // The operators of a graph the engine does not implement, each with how many nodes use it and the first one.

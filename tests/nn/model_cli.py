@@ -99,6 +99,25 @@ def main():
               ok and r.get("ref_primitives") == [] and "slow reference" not in b.stderr,
               f"ref_primitives={r.get('ref_primitives')}")
 
+    # --profile: every measured run's steps timed, by step kind and by graph op. No timing thresholds: the keys,
+    # non-negative times, and steps that fit in the wall time that contains them.
+    b = xfer("bench", onnx_path, "--batch", "2", "--threads", "1", "--seconds", "0.2", "--json", "--profile")
+    r = json.loads(b.stdout) if b.returncode == 0 else {}
+    prof = r.get("profile", {})
+    tables = [prof.get("by_kind", {}), prof.get("by_op", {})]
+    times = [v["ms_per_run"] for t in tables for v in t.values()]
+    check("bench --profile reports time per step kind and per op",
+          b.returncode == 0 and prof.get("runs") == r.get("iterations") and "convolution" in tables[0]
+          and "Conv" in tables[1] and all(t >= 0 for t in times) and all(v["steps_per_run"] > 0 for t in tables for v in t.values()),
+          json.dumps(prof)[:300] + b.stderr.strip()[-200:])
+    steps, wall = prof.get("steps_ms", -1), prof.get("wall_ms", -1)
+    kinds_ms = sum(v["ms_per_run"] for v in tables[0].values()) * prof.get("runs", 0)
+    check("bench --profile: the steps' times sum to the total, within the measured wall time",
+          0 < steps <= wall and abs(kinds_ms - steps) <= 1e-6 * max(steps, 1) + 1e-3, f"steps {steps} ms, wall {wall} ms, kinds {kinds_ms}")
+    b = xfer("bench", onnx_path, "--batch", "2", "--threads", "1", "--seconds", "0.2", "--profile")
+    check("bench --profile prints its table", b.returncode == 0 and "step kind" in b.stdout and "convolution" in b.stdout,
+          b.stdout[-300:])
+
     # A file with two operators this build lacks: info names both (and their nodes) at once, and fails.
     from onnx import helper, TensorProto
     g = helper.make_graph([helper.make_node("Det", ["x"], ["d"], name="det_node"),
