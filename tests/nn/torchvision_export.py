@@ -12,12 +12,13 @@ random, so an engine that folds BN into the convolution is really exercised.
 
 Usage: torchvision_export.py OUT_DIR [--models a,b] [--opsets 11,13] [--batches 1,8]
 Writes OUT_DIR/<model>/{opset11.onnx, opset13.onnx, input_b1.npy, logits_b1.npy, features_b1.npy, ...,
-meta.json}. A model folder whose meta.json matches this script's hash and arguments is reused (a cache).
+meta.json} (and opsetN.onnx.data, the weights as ONNX external data, for the two models past 2 GiB). A model folder whose meta.json matches this script's hash and arguments is reused (a cache).
 """
 import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -178,6 +179,33 @@ def onnx_feature_tensor(path):
     return None
 
 
+def export_onnx(model, example, folder, fname, opset):
+    """Exports to folder/fname; returns the files written. A model past protobuf's 2 GiB limit for one message
+    (ViT-H/14, RegNetY-128GF) is saved by PyTorch with its weights as external data, one file per tensor beside
+    the .onnx; each opset's export would then overwrite the other's files of the same names, so the weights are
+    gathered into one fname.data per export (ONNX's external-data format, which xfer reads)."""
+    staging = os.path.join(folder, f".export-{fname}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    staged = os.path.join(staging, fname)
+    torch.onnx.export(model, example, staged, opset_version=opset, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
+    written = [fname]
+    if len(os.listdir(staging)) > 1:  # external data: one file per tensor
+        data = fname + ".data"
+        onnx.save_model(onnx.load(staged), staged + ".one", save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=data, size_threshold=1024)
+        os.replace(os.path.join(staging, data), os.path.join(folder, data))
+        os.replace(staged + ".one", os.path.join(folder, fname))
+        written.append(data)
+    else:
+        os.replace(staged, os.path.join(folder, fname))
+    # By path, so that the checker reads external data too. meta.json, written last, marks the export complete.
+    onnx.checker.check_model(os.path.join(folder, fname))
+    shutil.rmtree(staging)
+    return written
+
+
 def export_model(name, out_dir, opsets, batches, argkey, check_all=False):
     folder = os.path.join(out_dir, name)
     meta_path = os.path.join(folder, "meta.json")
@@ -233,15 +261,8 @@ def export_model(name, out_dir, opsets, batches, argkey, check_all=False):
 
     for opset in opsets:
         fname = f"opset{opset}.onnx"
-        tmp = os.path.join(folder, fname + ".tmp")
-        torch.onnx.export(model, torch.randn(1, 3, side, side, generator=gen), tmp, opset_version=opset,
-                          input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                          do_constant_folding=True)
-        onnx.checker.check_model(tmp)
-        os.replace(tmp, os.path.join(folder, fname))
+        files += export_onnx(model, torch.randn(1, 3, side, side, generator=gen), folder, fname, opset)
         meta["opsets"][str(opset)] = {"file": fname, "feature_tensor": onnx_feature_tensor(os.path.join(folder, fname))}
-        files.append(fname)
 
     meta["files"] = files
     meta["export_seconds"] = round(time.time() - start, 1)
