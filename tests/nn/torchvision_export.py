@@ -12,7 +12,8 @@ random, so an engine that folds BN into the convolution is really exercised.
 
 Usage: torchvision_export.py OUT_DIR [--models a,b] [--opsets 11,13] [--batches 1,8]
 Writes OUT_DIR/<model>/{opset11.onnx, opset13.onnx, input_b1.npy, logits_b1.npy, features_b1.npy, ...,
-meta.json} (and opsetN.onnx.data, the weights as ONNX external data, for the two models past 2 GiB). A model folder whose meta.json matches this script's hash and arguments is reused (a cache).
+meta.json} (and opsetN.onnx.data, the weights as ONNX external data, for the two models past 2 GiB). A model
+folder whose meta.json matches this script's hash and arguments is reused (a cache).
 """
 import argparse
 import hashlib
