@@ -24,7 +24,8 @@ struct Slot {
   dnnl::memory::desc desc;
   float scale = 1.0f;     // an s8/u8 value's real value per step (int8 plans); float values 1
   int alias_host = -1;    // memory is the host slot's bytes (same plain float32 layout): no copy
-  int alias_device = -1;  // memory is another device slot's buffer seen through a different desc
+  int alias_device = -1;  // memory is another device slot's buffer seen through a different desc ...
+  size_t alias_offset = 0;  // ... starting this many bytes in (a channel slice that is a contiguous run)
   int inside = -1;        // the buffer is part of that device slot's buffer (a concat written in place) ...
   size_t inside_offset = 0;  // ... starting this many bytes in
   size_t offset = 0;      // in the arena (buffers of their own only)

@@ -22,6 +22,8 @@ std::vector<Tensor> Builder::build(const std::map<std::string, Tensor>& inputs) 
     host_[name] = s;
     plan_.input_slots[name] = s;
   }
+  for (const auto& node : g_.nodes)
+    for (const auto& in : node.inputs) if (!in.empty()) readers_[in].push_back(&node);
   for (const auto& node : g_.nodes) add_node(node);
   std::vector<Tensor> outputs;
   for (const auto& out : g_.outputs) {

@@ -51,6 +51,10 @@ class Builder {
   std::map<std::string, int> host_, device_;
   std::map<int, std::vector<int>> converted_;  // device slot -> its reordered copies
   std::map<std::string, Tensor> prepared_, prepared_bias_;  // weights rearranged once per node (inner products)
+  std::map<std::string, std::vector<const Node*>> readers_;  // value name -> the nodes that read it
+  // A 5-D device slot whose bytes are a 4-D [N, C, H, W] buffer in this desc (a channel shuffle's transpose
+  // wrote them): the Reshape back to 4-D is a view of them.
+  std::map<int, memory::desc> merged_views_;
 
   // ---- slots, steps and the forms of a value (nn/plan/builder.cpp) ----
   int new_slot(bool device, std::vector<int64_t> shape, DataType type);
@@ -132,6 +136,13 @@ class Builder {
   int plain_form(const std::string& name);
   // A view of plain device slot `slot` (or of its bytes) with another shape: no step, no copy.
   int new_view(int slot, const std::vector<int64_t>& shape);
+  // A view of device slot `slot`'s bytes, from `offset` bytes in, through `desc`: no step, no copy.
+  int new_view(int slot, const memory::desc& desc, const std::vector<int64_t>& shape, size_t offset = 0);
+  // Reshape of a device value that keeps its channel-blocked layout: the channels split in two dimensions (the
+  // first half of a channel shuffle), or a shuffle's transposed output seen as the 4-D tensor it is. -1 when not.
+  int blocked_view(const Node& node, const std::vector<int64_t>& ys);
+  // Every reader of `value` is an `op` node (and the value is not a graph output).
+  bool only_read_by(const std::string& value, const char* op) const;
 
   // ---- what is known about a value while building ----
   bool known(const std::string& name) const { return host_.count(name) || device_.count(name); }

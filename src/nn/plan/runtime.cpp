@@ -41,7 +41,8 @@ memory::desc plain_desc(const std::vector<int64_t>& shape, dt type) {
 memory device_memory(const Plan& plan, const RunState& st, int slot) {
   int root = plan.slots[slot].alias_device;
   if (root < 0) return st.memories[slot];
-  return memory(plan.slots[slot].desc, cpu_engine(), device_memory(plan, st, root).get_data_handle());
+  auto* bytes = static_cast<unsigned char*>(device_memory(plan, st, root).get_data_handle());
+  return memory(plan.slots[slot].desc, cpu_engine(), bytes + plan.slots[slot].alias_offset);
 }
 
 void execute_step(const Plan& plan, const Step& step, RunState& st, int64_t opset) {

@@ -1,11 +1,30 @@
 // Data movement on oneDNN: channel concats and transposes (reorders through permuted views).
 #include "nn/plan/builder.h"
 
+#include <optional>
+
+#include "nn/plan/channel_views.h"
 #include "nn/reference_ops.h"
 
-
-
 namespace xfer::nn {
+
+namespace {
+
+bool is_layout(const memory::desc& d, tag layout) {
+  return d == memory::desc(d.dims(), d.data_type(), layout);
+}
+
+// The layouts a slice keeps when its source has one of them: plain, and (4-D) channel blocks of 16 or 8.
+struct SliceLayout {
+  tag layout;
+  int64_t block;  // channel block, 1 for plain
+};
+std::vector<SliceLayout> slice_layouts(size_t rank) {
+  if (rank == 4) return {{tag::abcd, 1}, {tag::aBcd16b, 16}, {tag::aBcd8b, 8}};
+  return {{plain_tag(rank), 1}};
+}
+
+}  // namespace
 
 std::vector<Builder::PlannerEntry> Builder::shape_planners() {
   return {{"Concat", &Builder::concat}, {"Transpose", &Builder::transpose}, {"Reshape", &Builder::view},
@@ -87,6 +106,23 @@ bool Builder::transpose(const Node& node) {
   memory::desc src_md = plan_.slots[src].desc;
   memory::desc viewed = src_md.permute_axes(permutation);
   memory::desc dst_md(dims_of(ys), src_md.data_type(), plain_tag(rank));
+  // A channel shuffle ([N, G, C/G, H, W] -> [N, C/G, G, H, W], then reshaped to [N, C, H, W]): written straight into
+  // the channel-blocked layout the convolutions after it read (blocks of whole groups, and C/G whole blocks so the
+  // halves ShuffleNet slices off next are whole blocks too), which the Reshape then sees as 4-D: one reorder for
+  // the shuffle instead of one to plain, the transpose, and one back to blocks.
+  std::optional<memory::desc> merged;
+  if (perm == std::vector<int64_t>{0, 2, 1, 3, 4} && only_read_by(node.outputs[0], "Reshape")) {
+    const int64_t G = xs[1], J = xs[2];
+    for (auto [layout, block] : {std::pair{tag::nChw16c, int64_t{16}}, std::pair{tag::nChw8c, int64_t{8}}}) {
+      if (J % block || block % G) continue;
+      memory::desc four({xs[0], G * J, xs[3], xs[4]}, src_md.data_type(), layout);
+      if (auto shuffled = interleaved_channels(four, G)) {
+        dst_md = *shuffled;
+        merged = four;
+        break;
+      }
+    }
+  }
   // The source slot keeps its own desc; the reorder reads its memory through the permuted view.
   int view = new_slot(true, ys, DataType::float32);
   plan_.slots[view].desc = viewed;
@@ -94,6 +130,15 @@ bool Builder::transpose(const Node& node) {
   int dst = new_device_slot(dst_md, ys);
   add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), viewed, cpu_engine(), dst_md)),
                 {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+  if (merged) merged_views_[dst] = *merged;
+  return true;
+}
+
+bool Builder::only_read_by(const std::string& value, const char* op) const {
+  for (const auto& out : g_.outputs) if (out.name == value) return false;
+  auto it = readers_.find(value);
+  if (it == readers_.end() || it->second.empty()) return false;
+  for (const Node* n : it->second) if (n->op_type != op) return false;
   return true;
 }
 
@@ -107,10 +152,28 @@ int Builder::plain_form(const std::string& name) {
 }
 
 int Builder::new_view(int slot, const std::vector<int64_t>& shape) {
+  return new_view(slot, memory::desc(dims_of(shape), plan_.slots[slot].desc.data_type(), plain_tag(shape.size())), shape);
+}
+
+int Builder::new_view(int slot, const memory::desc& desc, const std::vector<int64_t>& shape, size_t offset) {
   int view = new_slot(true, shape, DataType::float32);
-  plan_.slots[view].desc = memory::desc(dims_of(shape), plan_.slots[slot].desc.data_type(), plain_tag(shape.size()));
+  plan_.slots[view].desc = desc;
   plan_.slots[view].alias_device = slot;
+  plan_.slots[view].alias_offset = offset;
   return view;
+}
+
+int Builder::blocked_view(const Node& node, const std::vector<int64_t>& ys) {
+  if (node.op_type != "Reshape") return -1;
+  int src = device_form(node.inputs[0]);
+  const memory::desc& have = plan_.slots[src].desc;
+  if (auto m = merged_views_.find(src); m != merged_views_.end() && dims_of(ys) == m->second.dims())
+    return new_view(src, m->second, ys);
+  const auto xs = plan_.slots[src].shape;
+  if (channel_block(have) > 1 && xs.size() == 4 && ys.size() == 5 && ys[0] == xs[0] && ys[1] * ys[2] == xs[1] &&
+      ys[3] == xs[2] && ys[4] == xs[3])
+    if (auto split = split_channels(have, ys[1])) return new_view(src, *split, ys);
+  return -1;
 }
 
 // Reshape, Flatten, Squeeze, Unsqueeze of a value on the device: the same bytes seen with another shape, once the
@@ -132,6 +195,10 @@ bool Builder::view(const Node& node) {
   }
   const std::vector<int64_t> ys = run_reference(node, ins, g_.source.opset).at(0).shape;
   if (ys.empty() || ys.size() > 6) return false;
+  if (int blocked = blocked_view(node, ys); blocked >= 0) {
+    device_[node.outputs[0]] = blocked;
+    return true;
+  }
   int src = plain_form(node.inputs[0]);
   if (src < 0) return false;
   device_[node.outputs[0]] = new_view(src, ys);
@@ -157,17 +224,49 @@ bool Builder::slice(const Node& node) {
   for (auto step : w.step) if (step != 1) return false;
   for (auto n : w.shape) if (n == 0) return false;
   int src = device_form(node.inputs[0]);
-  memory::desc part;
-  try {
-    part = plan_.slots[src].desc.submemory_desc(dims_of(w.shape), dims_of(w.start));
-  } catch (const dnnl::error&) {  // a blocked layout cut inside a block: cut the plain form instead
-    src = plain_form(node.inputs[0]);
-    part = plan_.slots[src].desc.submemory_desc(dims_of(w.shape), dims_of(w.start));
+  const memory::desc have = plan_.slots[src].desc;
+  // The part keeps its source's layout (a blocked one when the part is whole channel blocks), so the convolution
+  // reading ShuffleNet's channel split finds it in the layout it wants.
+  memory::desc dst_md(dims_of(w.shape), have.data_type(), plain_tag(w.shape.size()));
+  int contiguous_view = -1;
+  for (const auto& [layout, block] : slice_layouts(xs.size())) {
+    if (!is_layout(have, layout) || (block > 1 && (w.shape[1] % block || w.start[1] % block))) continue;
+    dst_md = memory::desc(dims_of(w.shape), have.data_type(), layout);
+    // A part that is one contiguous run of the source's bytes (every dimension before the one cut is 1, every one
+    // after it whole: ShuffleNet's channel split at batch 1) is a view, no copy.
+    size_t axis = 0;
+    while (axis < xs.size() && w.shape[axis] == xs[axis]) ++axis;
+    bool contiguous = axis < xs.size() && (block == 1 || axis == 1);
+    for (size_t d = 0; contiguous && d < xs.size(); ++d)
+      contiguous = d < axis ? xs[d] == 1 : d == axis || (w.shape[d] == xs[d] && w.start[d] == 0);
+    if (contiguous) {
+      int64_t inner = 1;
+      for (size_t d = axis + 1; d < xs.size(); ++d) inner *= xs[d];
+      const size_t offset = static_cast<size_t>(w.start[axis] * inner) * memory::data_type_size(have.data_type());
+      contiguous_view = new_view(src, dst_md, w.shape, offset);
+    }
+    break;
   }
-  int view = new_slot(true, w.shape, DataType::float32);
-  plan_.slots[view].desc = part;
-  plan_.slots[view].alias_device = src;
-  memory::desc dst_md(dims_of(w.shape), part.data_type(), plain_tag(w.shape.size()));
+  // A concat reading the part gets a copy all the same, which place_concats_in_place (nn/plan.h) has the reorder
+  // write straight into the concat's output; a view cannot be placed there.
+  if (contiguous_view >= 0 && !only_read_by(node.outputs[0], "Concat")) {
+    device_[node.outputs[0]] = contiguous_view;
+    return true;
+  }
+  int view = contiguous_view;
+  memory::desc part = dst_md;
+  if (view < 0) {
+    try {
+      part = have.submemory_desc(dims_of(w.shape), dims_of(w.start));
+    } catch (const dnnl::error&) {  // a blocked layout cut inside a block: cut the plain form instead
+      src = plain_form(node.inputs[0]);
+      part = plan_.slots[src].desc.submemory_desc(dims_of(w.shape), dims_of(w.start));
+      dst_md = memory::desc(dims_of(w.shape), have.data_type(), plain_tag(w.shape.size()));
+    }
+    view = new_slot(true, w.shape, DataType::float32);
+    plan_.slots[view].desc = part;
+    plan_.slots[view].alias_device = src;
+  }
   int dst = new_device_slot(dst_md, w.shape);
   add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
                 {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
