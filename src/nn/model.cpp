@@ -153,7 +153,17 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
   state.host.clear();
   if (!weights_) weights_ = std::make_unique<WeightCache>();
   restore_released_weights();
-  Builder builder(graph_, options_, *plan, state, weights_->by_name);
+  size_t released_bytes = 0;
+  Builder builder(graph_, options_, *plan, state, weights_->by_name, [&](const std::string& name) {
+    Tensor& t = graph_.initializers.at(name);
+    released_bytes += t.bytes ? t.bytes->size() : 0;
+    t.bytes.reset();
+    weights_->released.push_back(name);
+    if (released_bytes >= (64u << 20)) {  // hand freed heap pages back now, not after the whole plan is built
+      malloc_trim(0);
+      released_bytes = 0;
+    }
+  });
   try {
     outputs = builder.build(inputs);
   } catch (const dnnl::error& e) {

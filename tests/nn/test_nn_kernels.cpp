@@ -240,7 +240,15 @@ TEST(Engine, WeightsReleasedAfterAPlanAndRestoredForTheNext) {
     c.weight("w3", {32, 32, 3, 3}, 2);
     c.weight("b3", {32}, 3);
     c.add(node("Conv", {"x", "w1"}, "a", {{"_activation", std::string("Relu")}}));
-    c.add(node("Conv", {"a", "w3", "b3"}, "y", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    c.add(node("Conv", {"a", "w3", "b3"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    // The classifier's weights as exporters write them ([N, K] with transB, or [K, N]): read from the file's
+    // tensors themselves, so they are released too (VGG and AlexNet hold most of their weights there).
+    c.weight("wg", {10, 32 * 81}, 4);
+    c.weight("bg", {10}, 5);
+    c.weight("wh", {10, 6}, 6);
+    c.add(node("Flatten", {"conv"}, "flat", {{"axis", int64_t{1}}}));
+    c.add(node("Gemm", {"flat", "wg", "bg"}, "g", {{"transB", int64_t{1}}}));
+    c.add(node("Gemm", {"g", "wh"}, "y"));
     c.output("y");
     return c;
   };
@@ -261,8 +269,8 @@ TEST(Engine, WeightsReleasedAfterAPlanAndRestoredForTheNext) {
     double scale = 0;
     for (float v : want) scale = std::max(scale, static_cast<double>(std::abs(v)));
     for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4 * scale) << "element " << i;
-    // The 1x1 conv's weights live only in their blocked copy between plan builds.
-    EXPECT_EQ(model->graph().initializers.at("w1").bytes, nullptr);
+    // The 1x1 conv's and the Gemms' weights live only in their blocked copies between plan builds.
+    for (const char* name : {"w1", "wg", "wh"}) EXPECT_EQ(model->graph().initializers.at(name).bytes, nullptr) << name;
   }
 }
 

@@ -35,25 +35,39 @@ bool Builder::inner_product(const Node& node) {
     bool row = c->shape == std::vector<int64_t>{N} || c->shape == std::vector<int64_t>{1, N};
     if (c->type != DataType::float32 || !row) return false;
   }
-  // Weights as [N, K] scaled by alpha, bias beta*C: prepared once per node.
-  std::string key = node.name + "/ip";
-  auto& prepared = prepared_[key];
-  if (!prepared.bytes) {
-    prepared = Tensor::zeros(DataType::float32, {N, K});
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k)
-        prepared.mutable_data<float>()[n * K + k] = alpha * b.data<float>()[tb ? n * K + k : k * N + n];
-    prepared_bias_[key] = Tensor::zeros(DataType::float32, {N});
-    if (c) for (int64_t n = 0; n < N; ++n) prepared_bias_[key].mutable_data<float>()[n] = beta * c->data<float>()[n];
-  }
   std::vector<int64_t> ys = {as[0], N};
   memory::desc src_any({as[0], K}, compute_dt_, tag::any), w_any({N, K}, compute_dt_, tag::any);
   memory::desc b_md({N}, dt::f32, tag::a), dst_md({as[0], N}, dt::f32, tag::ab);
   dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_any, w_any, b_md, dst_md);
   dnnl::inner_product_forward::primitive_desc pd(desc, cpu_engine());
   int src = device_as(node.inputs[0], pd.src_desc());
-  memory wm = weights_as(key, prepared, {N, K}, tag::ab, pd.weights_desc());
-  memory bm = weights_as(key + "/bias", prepared_bias_[key], {N}, tag::a, pd.bias_desc());
+  // Unscaled weights (what exporters write: alpha 1, beta 1) are reordered from the file's tensor itself, [N, K]
+  // read as "ab" or its transpose [K, N] as "ba", so the model can release its plain bytes after the plan
+  // (Model::release_absorbed_weights): VGG and AlexNet hold 90% of their weights in these. Scaled ones are
+  // prepared once per node as alpha * B and beta * C.
+  memory wm, bm;
+  if (alpha == 1.0f) {
+    wm = weights_as(node.inputs[1], b, {N, K}, tb ? tag::ab : tag::ba, pd.weights_desc());
+  } else {
+    auto& prepared = prepared_[node.name + "/ip"];
+    if (!prepared.bytes) {
+      prepared = Tensor::zeros(DataType::float32, {N, K});
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          prepared.mutable_data<float>()[n * K + k] = alpha * b.data<float>()[tb ? n * K + k : k * N + n];
+    }
+    wm = weights_as(node.name + "/ip", prepared, {N, K}, tag::ab, pd.weights_desc());
+  }
+  if (c && beta == 1.0f) {
+    bm = weights_as(node.inputs[2], *c, {N}, tag::a, pd.bias_desc());
+  } else {
+    auto& prepared = prepared_bias_[node.name + "/ip"];
+    if (!prepared.bytes) {
+      prepared = Tensor::zeros(DataType::float32, {N});
+      if (c) for (int64_t n = 0; n < N; ++n) prepared.mutable_data<float>()[n] = beta * c->data<float>()[n];
+    }
+    bm = weights_as(node.name + "/ip/bias", prepared, {N}, tag::a, pd.bias_desc());
+  }
   int dst = new_device_slot(pd.dst_desc(), ys);
   add_primitive(node, dnnl::inner_product_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
                 {{DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}}, dst);

@@ -24,6 +24,8 @@ std::vector<Tensor> Builder::build(const std::map<std::string, Tensor>& inputs) 
   }
   for (const auto& node : g_.nodes)
     for (const auto& in : node.inputs) if (!in.empty()) readers_[in].push_back(&node);
+  for (const auto& [name, t] : g_.initializers)
+    if (auto r = readers_.find(name); r != readers_.end()) unplanned_readers_[name] = static_cast<int>(r->second.size());
   for (const auto& node : g_.nodes) add_node(node);
   std::vector<Tensor> outputs;
   for (const auto& out : g_.outputs) {
@@ -60,6 +62,8 @@ int Builder::new_device_slot(const memory::desc& desc, const std::vector<int64_t
 void Builder::add_step(Step step) {
   plan_.steps.push_back(std::move(step));
   const Step& added = plan_.steps.back();
+  if (added.kind == Step::Kind::reference || added.kind == Step::Kind::to_device)
+    read_on_host_.insert(added.inputs.begin(), added.inputs.end());
   if (added.kind != Step::Kind::primitive && added.kind != Step::Kind::reorder)
     execute_step(plan_, added, st_, g_.source.opset);
 }
@@ -149,6 +153,29 @@ memory Builder::weights_as(const std::string& key, const Tensor& t, const memory
 }
 
 void Builder::add_node(const Node& node) {
+  plan_node(node);
+  for (const auto& in : node.inputs) {
+    auto left = unplanned_readers_.find(in);
+    if (left != unplanned_readers_.end() && --left->second == 0) release_if_absorbed(in);
+  }
+}
+
+void Builder::release_if_absorbed(const std::string& name) {
+  if (!release_weight_) return;
+  for (const auto& out : g_.outputs) if (out.name == name) return;
+  auto slot = plan_.constant_slots.find(name);
+  if (slot == plan_.constant_slots.end() || read_on_host_.count(slot->second)) return;
+  Tensor& value = plan_.slots[slot->second].value;
+  if (value.type != DataType::float32 || !value.bytes) return;
+  auto copies = weight_cache_.find(name);
+  if (copies == weight_cache_.end() ||
+      std::none_of(copies->second.begin(), copies->second.end(), [](const CachedWeight& c) { return c.reversible(); }))
+    return;
+  value.bytes.reset();
+  release_weight_(name);
+}
+
+void Builder::plan_node(const Node& node) {
   // A node without outputs (legal protobuf, meaningless graph) computes nothing anyone can read.
   if (std::all_of(node.outputs.begin(), node.outputs.end(), [](const std::string& o) { return o.empty(); })) return;
   for (const auto& in : node.inputs)

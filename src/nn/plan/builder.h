@@ -5,7 +5,9 @@
 // A family's planner returns false, or throws dnnl::error, to leave a node to the reference kernel.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +35,13 @@ using WeightCopies = std::map<std::string, std::vector<CachedWeight>>;
 // Builds a plan while running it once on real inputs: shapes are concrete, constants fold as they appear.
 class Builder {
  public:
-  Builder(const Graph& g, const CompileOptions& opt, Plan& plan, RunState& st, WeightCopies& weight_cache)
+  // `release_weight` (optional) drops the plain bytes of the named initializer: called as soon as the last node
+  // reading a float weight is planned, when only primitives read it and a reordered fp32 copy (which can rebuild it)
+  // holds it, so a model never holds most of its weights twice while its first plan is built.
+  Builder(const Graph& g, const CompileOptions& opt, Plan& plan, RunState& st, WeightCopies& weight_cache,
+          std::function<void(const std::string&)> release_weight = {})
       : g_(g), opt_(opt), plan_(plan), st_(st), weight_cache_(weight_cache),
+        release_weight_(std::move(release_weight)),
         compute_dt_(opt.precision == Precision::bf16 ? dt::bf16 : dt::f32) {}
 
   static bool is_int8(dt type) { return type == dt::s8 || type == dt::u8; }
@@ -47,7 +54,10 @@ class Builder {
   Plan& plan_;
   RunState& st_;
   WeightCopies& weight_cache_;
+  std::function<void(const std::string&)> release_weight_;
   dt compute_dt_;
+  std::map<std::string, int> unplanned_readers_;  // initializer -> readers not yet planned
+  std::set<int> read_on_host_;                      // slots a reference kernel or a host alias reads at run time
   std::map<std::string, int> host_, device_;
   std::map<int, std::vector<int>> converted_;  // device slot -> its reordered copies
   std::map<std::string, Tensor> prepared_, prepared_bias_;  // weights rearranged once per node (inner products)
@@ -77,6 +87,9 @@ class Builder {
   // An int8 (s8) tensor's source is read as s8, anything else as f32.
   memory weights_as(const std::string& key, const Tensor& t, const memory::dims& dims, tag plain, const memory::desc& desc);
   void add_node(const Node& node);
+  void plan_node(const Node& node);
+  // The plain bytes of initializer `name` released when nothing that runs needs them any more (see the constructor).
+  void release_if_absorbed(const std::string& name);
   void fold(const Node& node);
   void add_reference(const Node& node);
   void add_primitive(const Node& node, dnnl::primitive prim, std::vector<std::pair<int, int>> args,
