@@ -411,10 +411,17 @@ void simplify_for_inference(Graph& g) {
   // Identity / Dropout: consumers read the input directly.
   {
     auto counts = consumer_counts(g);
+    // Decided before any node moves: inference_dropout reads the ratio from Constant nodes anywhere in the graph
+    // (decided inside the moving loop, a Dropout after its Constant found it moved-from, and Swin's 24 attention
+    // dropouts ran on the reference kernel, each a copy to the host and back).
+    std::vector<bool> passthrough(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      passthrough[i] = g.nodes[i].op_type == "Identity" ||
+                       (g.nodes[i].op_type == "Dropout" && inference_dropout(g, g.nodes[i], counts));
     std::vector<Node> kept;
-    for (auto& n : g.nodes) {
-      bool passthrough = n.op_type == "Identity" || (n.op_type == "Dropout" && inference_dropout(g, n, counts));
-      if (passthrough && !n.inputs.empty() && !n.outputs.empty() && counts[n.outputs[0]] < 1000) {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& n = g.nodes[i];
+      if (passthrough[i] && !n.inputs.empty() && !n.outputs.empty() && counts[n.outputs[0]] < 1000) {
         rename_input(g, n.outputs[0], n.inputs[0]);
         continue;
       }

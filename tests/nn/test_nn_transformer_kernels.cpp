@@ -309,3 +309,35 @@ TEST(OneDnnBinary, MaskBroadcastOverHeadsOnAFastKernel) {
     expect_fast(c);
   }
 }
+
+// Swin's attention dropout, exported in training mode with p = 0, its ratio a Constant node before it: the
+// identity, removed by the passes (it once stayed, a reference kernel and a copy to the host and back).
+TEST(Passes, TrainingModeDropoutOfRatioZeroIsRemoved) {
+  Case c({2, 8}, 31);
+  Tensor yes = Tensor::zeros(DataType::boolean, {});
+  yes.mutable_data<bool>()[0] = true;
+  c.add(node("Constant", {}, "ratio", {{"value", scalar(0.0f)}}));
+  c.add(node("Constant", {}, "training", {{"value", yes}}));
+  c.add(node("Relu", {"x"}, "r"));
+  Node dropout = node("Dropout", {"r", "ratio", "training"}, "d");
+  dropout.outputs.push_back("mask");  // unread
+  c.add(dropout);
+  c.add(node("Sigmoid", {"d"}, "y"));  // a graph output is never passed through
+  c.output("y");
+  c.g.source.opset = 13;
+  EXPECT_FALSE(has(ops_after_passes(c.g), "Dropout"));
+}
+
+// Swin's window padding at 224x224 pads nothing: the device value itself, no step and no reference kernel.
+TEST(OneDnnShape, PadOfZerosIsTheInputItself) {
+  Case c({2, 5, 8}, 33);
+  c.g.initializers["pads"] = ints({0, 0, 0, 0, 0, 0});
+  on_device(c, 8, "r");
+  c.add(node("Pad", {"r", "pads"}, "p"));
+  c.add(node("Softmax", {"p"}, "y", {{"axis", int64_t{-1}}}));
+  c.output("y");
+  c.check("y");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_EQ(run.node_precisions().count("p"), 0u) << "the Pad ran as a step";
+}

@@ -145,6 +145,7 @@ class Builder {
   bool view(const Node& node);
   bool slice(const Node& node);
   bool gather(const Node& node);
+  bool pad(const Node& node);
   // The value on the device in its plain row-major layout (reordered once if it has another); -1 above rank 6.
   int plain_form(const std::string& name);
   // A view of plain device slot `slot` (or of its bytes) with another shape: no step, no copy.

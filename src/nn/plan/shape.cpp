@@ -29,7 +29,7 @@ std::vector<SliceLayout> slice_layouts(size_t rank) {
 std::vector<Builder::PlannerEntry> Builder::shape_planners() {
   return {{"Concat", &Builder::concat}, {"Transpose", &Builder::transpose}, {"Reshape", &Builder::view},
           {"Flatten", &Builder::view}, {"Squeeze", &Builder::view}, {"Unsqueeze", &Builder::view},
-          {"Slice", &Builder::slice}, {"Gather", &Builder::gather}};
+          {"Slice", &Builder::slice}, {"Gather", &Builder::gather}, {"Pad", &Builder::pad}};
 }
 
 bool Builder::concat(const Node& node) {
@@ -310,6 +310,26 @@ bool Builder::gather(const Node& node) {
   add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
                 {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
   device_[node.outputs[0]] = new_view(dst, ys);
+  return true;
+}
+
+// A Pad that adds nothing (Swin pads its windows up to a multiple of the window size, all zeros at 224x224): the
+// input itself, no step. Other pads stay on the reference kernel.
+bool Builder::pad(const Node& node) {
+  if (!device_.count(node.inputs[0]) || node.attr_string("mode", "constant") != "constant") return false;
+  std::vector<int64_t> pads;
+  if (g_.source.opset >= 11) {
+    if (node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
+    const Tensor t = constant(node.inputs[1]);
+    if (t.type != DataType::int64) return false;
+    pads.assign(t.data<int64_t>(), t.data<int64_t>() + t.element_count());
+    if (node.inputs.size() > 3 && !node.inputs[3].empty()) return false;  // axes (opset 18)
+  } else {
+    pads = node.attr_ints("pads");
+  }
+  if (pads.size() != 2 * shape_of(node.inputs[0]).size()) return false;
+  for (int64_t p : pads) if (p != 0) return false;
+  device_[node.outputs[0]] = device_form(node.inputs[0]);
   return true;
 }
 
