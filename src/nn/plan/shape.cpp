@@ -123,6 +123,17 @@ bool Builder::transpose(const Node& node) {
       }
     }
   }
+  // Otherwise, a transpose of strided, unblocked memory is that memory seen through permuted strides: no copy here. A
+  // consumer that reads strides (a matmul, a binary, a convolution in nhwc) takes it as it is, and one that needs
+  // another layout reorders it once, as it would the output of any primitive (ConvNeXt's NHWC -> NCHW after its
+  // MLP, attention's heads and keys).
+  if (!merged && viewed.data.format_kind == dnnl_blocked && viewed.data.format_desc.blocking.inner_nblks == 0) {
+    int view = new_slot(true, ys, DataType::float32);
+    plan_.slots[view].desc = viewed;
+    plan_.slots[view].alias_device = src;
+    device_[node.outputs[0]] = view;
+    return true;
+  }
   // The source slot keeps its own desc; the reorder reads its memory through the permuted view.
   int view = new_slot(true, ys, DataType::float32);
   plan_.slots[view].desc = viewed;
