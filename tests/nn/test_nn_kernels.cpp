@@ -620,7 +620,10 @@ TEST(OneDnnShuffle, ChannelShuffleAndSplitInEveryLayout) {
       c.add(node("Transpose", {"s2"}, "t2", perm));
       c.add(node("Reshape", {"t2", "merge"}, "y"));
       c.output("y");
-      c.check("t1", true);
+      // In the plain layout (116 channels) the transpose is a view through permuted strides and the Reshape after
+      // it makes the one copy; in blocked layouts the transpose writes the blocks itself.
+      const bool plain = channels == 116;
+      c.check(plain ? "b1" : "t1", true);
       EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
       xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
       run.forward({{"x", c.x}});
@@ -631,7 +634,9 @@ TEST(OneDnnShuffle, ChannelShuffleAndSplitInEveryLayout) {
         EXPECT_FALSE(x2_copied);
       }
       EXPECT_NE(std::find(ran.begin(), ran.end(), "x1"), ran.end());  // a copy, written into the concat in place
-      EXPECT_NE(std::find(ran.begin(), ran.end(), "t2"), ran.end());
+      if (!plain) {
+        EXPECT_NE(std::find(ran.begin(), ran.end(), "t2"), ran.end());
+      }
     }
   }
 }
