@@ -1,5 +1,6 @@
 // Where every activation lives: in-place concats and the arena layout of a Plan.
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "nn/plan.h"
@@ -47,6 +48,86 @@ bool is_layout(const memory::desc& d, tag layout) {
 
 }  // namespace
 
+namespace {
+
+// Bytes [first, second) of `root`'s buffer that slot `s` covers, when `s` is `root` or a chain of views of it;
+// nullopt otherwise.
+std::optional<std::pair<size_t, size_t>> range_in(const Plan& plan, int s, int root) {
+  size_t offset = 0;
+  const size_t size = plan.slots[s].desc.get_size();
+  for (int at = s;; at = plan.slots[at].alias_device) {
+    if (at == root) return std::make_pair(offset, offset + size);
+    if (plan.slots[at].alias_device < 0) return std::nullopt;
+    offset += plan.slots[at].alias_offset;
+  }
+}
+
+// A concat at batch 1 whose first input is a view of the start of a buffer of the output's layout and size (ShuffleNet:
+// the first half of the shuffled channels beside the branch computed from the second half): the output takes over
+// that buffer and the other inputs are written into it at their places, over bytes nothing reads any more by then.
+// No copy at all where a reorder of the first input would be.
+bool take_over_first_input(Plan& plan, const Step& step, int dst, const std::vector<int>& srcs,
+                           const std::map<int, int>& producer) {
+  const Slot& first = plan.slots[srcs[0]];
+  // `whole`: the buffer seen as the output (the shuffle's 4-D view of its 5-D output); `root`: the buffer itself.
+  const int whole = first.alias_device;
+  if (srcs.size() < 2 || whole < 0 || first.alias_offset != 0) return false;
+  int root = whole;
+  while (plan.slots[root].alias_device >= 0) {
+    if (plan.slots[root].alias_offset != 0) return false;
+    root = plan.slots[root].alias_device;
+  }
+  const Slot& buffer = plan.slots[root];
+  const memory::desc& out = plan.slots[dst].desc;
+  if (!buffer.device || buffer.constant || buffer.alias_host >= 0 || buffer.inside >= 0 ||
+      plan.slots[whole].desc != out || buffer.desc.get_size() != out.get_size() || plan.slots[dst].inside >= 0)
+    return false;
+  const memory::dims dims = out.dims();
+  if (dims.size() != 4 || dims[0] != 1) return false;
+  int64_t block = 0;
+  for (const auto& [layout, b] : contiguous_layouts(4))
+    if (is_layout(out, layout) && is_layout(first.desc, layout)) block = b;
+  if (block == 0) return false;
+  const tag layout = block == 16 ? tag::aBcd16b : block == 8 ? tag::aBcd8b : tag::abcd;
+  const size_t per_channel = out.get_size() / static_cast<size_t>(dims[1]);  // bytes of one channel (H x W)
+  int64_t position = first.desc.dims()[1];
+  std::vector<std::pair<int, size_t>> pieces;  // slot, byte offset in the buffer
+  for (size_t i = 1; i < srcs.size(); ++i) {
+    const Slot& piece = plan.slots[srcs[i]];
+    auto made = producer.find(srcs[i]);
+    if (!piece.device || piece.constant || piece.alias_host >= 0 || piece.alias_device >= 0 || piece.inside >= 0 ||
+        made == producer.end() || !is_layout(piece.desc, layout) || piece.desc.data_type() != out.data_type() ||
+        position % block || piece.desc.dims()[1] % block)
+      return false;
+    for (const auto& [s, offset] : pieces) if (s == srcs[i]) return false;
+    const size_t offset = static_cast<size_t>(position) * per_channel, end = offset + piece.desc.get_size();
+    // Nothing reads the bytes it overwrites from the step that writes them on (the concat itself aside).
+    for (size_t j = static_cast<size_t>(made->second); j < plan.steps.size(); ++j) {
+      if (&plan.steps[j] == &step) continue;
+      auto overlaps = [&](int s) {
+        auto r = range_in(plan, s, root);
+        return r && r->first < end && offset < r->second;
+      };
+      for (const auto& [arg, s] : plan.steps[j].args)
+        if (s != srcs[i] && overlaps(s)) return false;
+      for (int s : plan.steps[j].inputs)
+        if (s >= 0 && s != srcs[i] && plan.slots[s].device && overlaps(s)) return false;
+    }
+    pieces.emplace_back(srcs[i], offset);
+    position += piece.desc.dims()[1];
+  }
+  if (position != dims[1]) return false;
+  for (const auto& [s, offset] : pieces) {
+    plan.slots[s].inside = root;
+    plan.slots[s].inside_offset = offset;
+  }
+  plan.slots[dst].alias_device = whole;
+  plan.slots[dst].alias_offset = 0;
+  return true;
+}
+
+}  // namespace
+
 void place_concats_in_place(Plan& plan) {
   std::map<int, int> producer;  // device slot -> the step that writes it
   for (size_t i = 0; i < plan.steps.size(); ++i) {
@@ -72,6 +153,13 @@ void place_concats_in_place(Plan& plan) {
     if (axis < 0) axis += rank;
     if (rank < 2 || axis < 0 || axis >= rank || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
       continue;
+    if (axis == 1 && take_over_first_input(plan, step, dst, srcs, producer)) {
+      step.kind = Step::Kind::in_place;
+      step.prim = dnnl::primitive();
+      step.args.clear();
+      step.outputs = {dst};
+      continue;
+    }
     // The pieces are contiguous runs of the output when every dimension before the axis is 1 (batch 1 and a
     // channel concat, or Swin's concats along H or W of one image).
     bool leading_ones = true;

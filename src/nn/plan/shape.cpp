@@ -258,9 +258,13 @@ bool Builder::slice(const Node& node) {
     }
     break;
   }
-  // A concat reading the part gets a copy all the same, which place_concats_in_place (nn/plan.h) has the reorder
-  // write straight into the concat's output; a view cannot be placed there.
-  if (contiguous_view >= 0 && !only_read_by(node.outputs[0], "Concat")) {
+  // A concat reading the part gets a copy, which place_concats_in_place (nn/plan.h) has the reorder write straight
+  // into the concat's output; except the first part of a buffer as the first input of its concats (ShuffleNet's
+  // x1 beside the branch computed from the rest), where the concat may take over the source's buffer instead.
+  bool leading_piece = w.start == std::vector<int64_t>(xs.size(), 0);
+  if (auto r = readers_.find(node.outputs[0]); r != readers_.end())
+    for (const Node* n : r->second) leading_piece = leading_piece && n->inputs.at(0) == node.outputs[0];
+  if (contiguous_view >= 0 && (!only_read_by(node.outputs[0], "Concat") || leading_piece)) {
     device_[node.outputs[0]] = contiguous_view;
     return true;
   }
