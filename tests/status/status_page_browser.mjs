@@ -47,27 +47,33 @@ try {
   });
   const deadline = Date.now() + 180000;
   let sample;
+  let nojsDone = null;  // the JavaScript-off fetch, once started
   for (;;) {
     sample = await read();
     sample.t = Date.now();
     result.samples.push(sample);
     if (sample.phase === 'done' || sample.phase === 'failed' || Date.now() > deadline) break;
-    // Once the job is under way, the same page with JavaScript off: the server's own rendering.
-    if (!result.nojs && sample.phase === 'featurizing' && Number(sample.done) > 0) {
-      const plain = await browser.newContext({ javaScriptEnabled: false });
-      const p2 = await plain.newPage();
-      await p2.goto(url);
-      result.nojs = await p2.evaluate(() => ({
-        phase: document.getElementById('phase').textContent,
-        done: document.getElementById('totals-done')?.textContent,
-        total: document.getElementById('totals-total')?.textContent,
-        rank0_items: document.querySelector('#ranks tr[data-rank="0"] td.items')?.textContent,
-        refresh: document.querySelector('noscript')?.innerHTML ?? '',
-      }));
-      await plain.close();
+    // Once the job is under way, the same page with JavaScript off: the server's own rendering. Fetched beside the
+    // sampling, not in its way: a new browser context can take seconds on a loaded machine, and a short job would
+    // then end unwatched (the 2-rank case once saw a single sample).
+    if (!nojsDone && sample.phase === 'featurizing' && Number(sample.done) > 0) {
+      nojsDone = (async () => {
+        const plain = await browser.newContext({ javaScriptEnabled: false });
+        const p2 = await plain.newPage();
+        await p2.goto(url);
+        result.nojs = await p2.evaluate(() => ({
+          phase: document.getElementById('phase').textContent,
+          done: document.getElementById('totals-done')?.textContent,
+          total: document.getElementById('totals-total')?.textContent,
+          rank0_items: document.querySelector('#ranks tr[data-rank="0"] td.items')?.textContent,
+          refresh: document.querySelector('noscript')?.innerHTML ?? '',
+        }));
+        await plain.close();
+      })().catch((e) => { result.nojs_error = String(e); });
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  if (nojsDone) await nojsDone;
   // The final state: what the script drew from the last /api/status.
   result.final = await page.evaluate(() => {
     const values = {};

@@ -67,7 +67,7 @@ def common_checks(name, summary, seen):
 
     nojs = seen["nojs"]
     check(f"{name}: with JavaScript off the page is drawn by the server",
-          nojs is not None and nojs["phase"] == "featurizing", str(nojs))
+          nojs is not None and nojs["phase"] == "featurizing", str(nojs or seen.get("nojs_error")))
     if nojs:
         check(f"{name}: ... with the running total and rank 0's count", nojs["done"].isdigit() and
               0 < int(nojs["done"]) <= summary["images"] and nojs["rank0_items"].isdigit(), str(nojs))
