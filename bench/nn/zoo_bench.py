@@ -8,7 +8,9 @@ checks against PyTorch). Each case (model x batch) runs in its own process, 2 th
          dispatched to a ref: implementation: ref_primitives)
   ORT    bench/nn/ort_peer.mjs (onnxruntime-node, intraOpNumThreads 2, graphOptimizationLevel all)
 With --rounds N the peers run interleaved N times and each keeps its best run (this host's speed drifts).
-Writes the table as markdown (--doc, default docs/torchvision-zoo-speed.md) and prints it.
+Writes the table as markdown (--doc, default BUILD/zoo-speed.md, rewritten after every model so that an interrupted
+run leaves a true partial table) and prints it. docs/torchvision-zoo-speed.md gathers such tables by hand with the
+notes around them, so the script does not write there unless told to.
 
 Usage: zoo_bench.py [--models a,b] [--batches 1,8] [--rounds N] [--seconds S] [--build DIR] [--xfer BIN]
                     [--doc PATH] [--json OUT]
@@ -48,10 +50,11 @@ def main():
     p.add_argument("--seconds", default="2", help="measured seconds per case and peer")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--xfer", help="xfer binary (default BUILD/src/cli/xfer)")
-    p.add_argument("--doc", default=os.path.join(ROOT, "docs", "torchvision-zoo-speed.md"))
+    p.add_argument("--doc", help="markdown table out (default BUILD/zoo-speed.md)")
     p.add_argument("--json")
     args = p.parse_args()
     xfer = args.xfer or os.path.join(args.build, "src", "cli", "xfer")
+    args.doc = args.doc or os.path.join(args.build, "zoo-speed.md")
     cache = os.path.join(args.build, "torchvision-zoo")
     models = [m for m in args.models.split(",") if m]
     batches = [int(b) for b in args.batches.split(",")]
