@@ -4,6 +4,7 @@
 #include <set>
 
 #include "nn/plan.h"
+#include "nn/plan/channel_views.h"
 
 namespace xfer::nn {
 
@@ -22,34 +23,6 @@ int storage_of(const Plan& plan, int s) {
   }
 }
 
-// The layouts in which, at batch 1, channels [c0, c0 + n) of a tensor are one contiguous run of bytes starting
-// at c0 x (the product of the dimensions after the channel): plain, and channel blocks of `block` when n and c0
-// are whole blocks.
-struct ContiguousLayout {
-  tag layout;
-  int64_t block;
-};
-
-std::vector<ContiguousLayout> contiguous_layouts(size_t rank) {
-  std::vector<ContiguousLayout> layouts;
-  switch (rank) {
-    case 2: layouts.push_back({tag::ab, 1}); break;
-    case 3: layouts.push_back({tag::abc, 1}); break;
-    case 4: layouts = {{tag::abcd, 1}, {tag::aBcd16b, 16}, {tag::aBcd8b, 8}}; break;
-    case 5: layouts.push_back({tag::abcde, 1}); break;
-    default: break;
-  }
-  return layouts;
-}
-
-bool is_layout(const memory::desc& d, tag layout) {
-  return d == memory::desc(d.dims(), d.data_type(), layout);
-}
-
-}  // namespace
-
-namespace {
-
 // Bytes [first, second) of `root`'s buffer that slot `s` covers, when `s` is `root` or a chain of views of it;
 // nullopt otherwise.
 std::optional<std::pair<size_t, size_t>> range_in(const Plan& plan, int s, int root) {
@@ -66,6 +39,14 @@ std::optional<std::pair<size_t, size_t>> range_in(const Plan& plan, int s, int r
 // the first half of the shuffled channels beside the branch computed from the second half): the output takes over
 // that buffer and the other inputs are written into it at their places, over bytes nothing reads any more by then.
 // No copy at all where a reorder of the first input would be.
+// The concat step writes nothing: its pieces are already in `dst`'s buffer.
+void make_in_place(Step& step, int dst) {
+  step.kind = Step::Kind::in_place;
+  step.prim = dnnl::primitive();
+  step.args.clear();
+  step.outputs = {dst};
+}
+
 bool take_over_first_input(Plan& plan, const Step& step, int dst, const std::vector<int>& srcs,
                            const std::map<int, int>& producer) {
   const Slot& first = plan.slots[srcs[0]];
@@ -151,13 +132,10 @@ void place_concats_in_place(Plan& plan) {
     const auto rank = static_cast<int64_t>(out_dims.size());
     int64_t axis = step.node->attr_int("axis", 1);
     if (axis < 0) axis += rank;
-    if (rank < 2 || axis < 0 || axis >= rank || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
+    if (rank < 2 || rank > 5 || axis < 0 || axis >= rank || plan.slots[dst].alias_device >= 0 || plan.slots[dst].alias_host >= 0)
       continue;
     if (axis == 1 && take_over_first_input(plan, step, dst, srcs, producer)) {
-      step.kind = Step::Kind::in_place;
-      step.prim = dnnl::primitive();
-      step.args.clear();
-      step.outputs = {dst};
+      make_in_place(step, dst);
       continue;
     }
     // The pieces are contiguous runs of the output when every dimension before the axis is 1 (batch 1 and a
@@ -190,10 +168,7 @@ void place_concats_in_place(Plan& plan) {
       plan.slots[s].inside_offset = static_cast<size_t>(position * inner) * element_bytes;
       position += plan.slots[s].desc.dims()[axis];
     }
-    step.kind = Step::Kind::in_place;
-    step.prim = dnnl::primitive();
-    step.args.clear();
-    step.outputs = {dst};
+    make_in_place(step, dst);
     assembled.insert(dst);
   }
 }

@@ -114,10 +114,7 @@ void Model::release_absorbed_weights(Plan& plan) const {
       read_on_host.insert(step.inputs.begin(), step.inputs.end());
   for (const auto& [name, slot] : plan.constant_slots) {
     Tensor& t = graph_.initializers.at(name);
-    if (t.type != DataType::float32 || !t.bytes || read_on_host.count(slot)) continue;
-    auto copies = weights_->by_name.find(name);
-    if (copies == weights_->by_name.end()) continue;
-    if (std::none_of(copies->second.begin(), copies->second.end(), [](const CachedWeight& c) { return c.reversible(); }))
+    if (t.type != DataType::float32 || !t.bytes || read_on_host.count(slot) || !has_reversible_copy(weights_->by_name, name))
       continue;
     t.bytes.reset();
     plan.slots[slot].value.bytes.reset();

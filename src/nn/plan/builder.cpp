@@ -167,10 +167,7 @@ void Builder::release_if_absorbed(const std::string& name) {
   if (slot == plan_.constant_slots.end() || read_on_host_.count(slot->second)) return;
   Tensor& value = plan_.slots[slot->second].value;
   if (value.type != DataType::float32 || !value.bytes) return;
-  auto copies = weight_cache_.find(name);
-  if (copies == weight_cache_.end() ||
-      std::none_of(copies->second.begin(), copies->second.end(), [](const CachedWeight& c) { return c.reversible(); }))
-    return;
+  if (!has_reversible_copy(weight_cache_, name)) return;
   value.bytes.reset();
   release_weight_(name);
 }

@@ -5,6 +5,7 @@
 // A family's planner returns false, or throws dnnl::error, to leave a node to the reference kernel.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -31,6 +32,13 @@ struct CachedWeight {
   bool reversible() const { return desc.data_type() == dt::f32 && desc.data.format_kind == dnnl_blocked; }
 };
 using WeightCopies = std::map<std::string, std::vector<CachedWeight>>;
+
+// Initializer `name` has a copy that can rebuild its plain bytes, which may then be released.
+inline bool has_reversible_copy(const WeightCopies& copies, const std::string& name) {
+  auto it = copies.find(name);
+  return it != copies.end() &&
+         std::any_of(it->second.begin(), it->second.end(), [](const CachedWeight& c) { return c.reversible(); });
+}
 
 // Builds a plan while running it once on real inputs: shapes are concrete, constants fold as they appear.
 class Builder {

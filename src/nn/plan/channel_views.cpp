@@ -1,8 +1,20 @@
 #include "nn/plan/channel_views.h"
 
+#include "nn/plan/runtime.h"
+
 namespace xfer::nn {
 
 using dnnl::memory;
+using tag = memory::format_tag;
+
+std::vector<ContiguousLayout> contiguous_layouts(size_t rank) {
+  if (rank == 4) return {{tag::abcd, 1}, {tag::aBcd16b, 16}, {tag::aBcd8b, 8}};
+  return {{plain_tag(rank), 1}};
+}
+
+bool is_layout(const memory::desc& d, tag layout) {
+  return d == memory::desc(d.dims(), d.data_type(), layout);
+}
 
 int64_t channel_block(const memory::desc& d) {
   const dnnl_memory_desc_t& m = d.data;

@@ -9,8 +9,21 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <optional>
+#include <vector>
 
 namespace xfer::nn {
+
+// The layouts in which, at batch 1, channels [c0, c0 + n) of a tensor are one contiguous run of bytes starting at
+// c0 x (the product of the dimensions after the channel): plain for every rank, and for rank 4 channel blocks of
+// `block` when n and c0 are whole blocks. What a concat written in place and a slice seen as a view both need.
+struct ContiguousLayout {
+  dnnl::memory::format_tag layout;
+  int64_t block;  // channel block, 1 for plain
+};
+std::vector<ContiguousLayout> contiguous_layouts(size_t rank);
+
+// `d` is exactly the dense `layout` of its dims and type.
+bool is_layout(const dnnl::memory::desc& d, dnnl::memory::format_tag layout);
 
 // The channel block of a 4-D blocked desc without padding or offset (1 for unblocked layouts); 0 for any other.
 int64_t channel_block(const dnnl::memory::desc& d);

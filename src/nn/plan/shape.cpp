@@ -8,24 +8,6 @@
 
 namespace xfer::nn {
 
-namespace {
-
-bool is_layout(const memory::desc& d, tag layout) {
-  return d == memory::desc(d.dims(), d.data_type(), layout);
-}
-
-// The layouts a slice keeps when its source has one of them: plain, and (4-D) channel blocks of 16 or 8.
-struct SliceLayout {
-  tag layout;
-  int64_t block;  // channel block, 1 for plain
-};
-std::vector<SliceLayout> slice_layouts(size_t rank) {
-  if (rank == 4) return {{tag::abcd, 1}, {tag::aBcd16b, 16}, {tag::aBcd8b, 8}};
-  return {{plain_tag(rank), 1}};
-}
-
-}  // namespace
-
 std::vector<Builder::PlannerEntry> Builder::shape_planners() {
   return {{"Concat", &Builder::concat}, {"Transpose", &Builder::transpose}, {"Reshape", &Builder::view},
           {"Flatten", &Builder::view}, {"Squeeze", &Builder::view}, {"Unsqueeze", &Builder::view},
@@ -240,7 +222,7 @@ bool Builder::slice(const Node& node) {
   // reading ShuffleNet's channel split finds it in the layout it wants.
   memory::desc dst_md(dims_of(w.shape), have.data_type(), plain_tag(w.shape.size()));
   int contiguous_view = -1;
-  for (const auto& [layout, block] : slice_layouts(xs.size())) {
+  for (const auto& [layout, block] : contiguous_layouts(xs.size())) {
     if (!is_layout(have, layout) || (block > 1 && (w.shape[1] % block || w.start[1] % block))) continue;
     dst_md = memory::desc(dims_of(w.shape), have.data_type(), layout);
     // A part that is one contiguous run of the source's bytes (every dimension before the one cut is 1, every one
