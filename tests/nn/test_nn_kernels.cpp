@@ -437,6 +437,39 @@ TEST(Engine, AveragePoolStaysBeforeAConvThatWidensOrASharedInput) {
 TEST(OneDnnPool, GlobalAveragePool) { pool_case("GlobalAveragePool", {}).check("y"); }
 TEST(OneDnnPool, GlobalMaxPool) { pool_case("GlobalMaxPool", {}).check("y"); }
 
+// ReduceMean over H and W (MNASNet's head) after a conv, so that it reads a blocked value: a global average pool,
+// its [N, C] result (keepdims=0) a view. The axes as an attribute (opset 13, negative here) and as an input (18).
+namespace {
+Case spatial_mean_case(int64_t opset, int64_t keepdims, int64_t channels) {
+  Case c({2, 8, 9, 7}, 43);
+  c.g.source.opset = opset;
+  c.weight("w", {channels, 8, 3, 3}, 1);
+  c.add(node("Conv", {"x", "w"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  if (opset >= 18) {
+    Tensor axes = Tensor::zeros(DataType::int64, {2});
+    axes.mutable_data<int64_t>()[0] = 2;
+    axes.mutable_data<int64_t>()[1] = 3;
+    c.g.initializers["axes"] = axes;
+    c.add(node("ReduceMean", {"conv", "axes"}, "y", {{"keepdims", keepdims}}));
+  } else {
+    c.add(node("ReduceMean", {"conv"}, "y", {{"axes", std::vector<int64_t>{-1, -2}}, {"keepdims", keepdims}}));
+  }
+  c.output("y");
+  return c;
+}
+}  // namespace
+
+TEST(OneDnnPool, ReduceMeanOverHeightAndWidth) {
+  for (int64_t opset : {13, 18})
+    for (int64_t keepdims : {0, 1})
+      for (int64_t channels : {24, 32}) {
+        SCOPED_TRACE(::testing::Message() << "opset " << opset << " keepdims " << keepdims << " channels " << channels);
+        Case c = spatial_mean_case(opset, keepdims, channels);
+        c.check("y");
+        EXPECT_TRUE(c.slow_primitives.empty());
+      }
+}
+
 TEST(OneDnnConcat, BlockedInputsAlongChannels) {
   Case c({2, 8, 7, 7}, 2);
   c.weight("w1", {16, 8, 1, 1}, 1);

@@ -134,6 +134,8 @@ class Builder {
   // inference batch norm in the layout its input has, instead of two reorders around the reference kernel.
   bool batch_norm(const Node& node);
   bool lrn(const Node& node);
+  // ReduceMean over H and W of a 4-D value: a global average pool.
+  bool spatial_mean(const Node& node);
   // elementwise (nn/plan/elementwise.cpp)
   bool binary(const Node& node);
   bool binary_by_expanded_constant(const Node& node, dnnl::algorithm alg, const std::string& a, const std::string& b,

@@ -1,6 +1,7 @@
 // Convolution, pooling and normalisation on oneDNN: blocked layouts, Winograd, fused post-ops.
 #include "nn/plan/builder.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "nn/errors.h"
@@ -12,7 +13,8 @@ namespace xfer::nn {
 std::vector<Builder::PlannerEntry> Builder::convolution_planners() {
   return {{"Conv", &Builder::conv}, {"MaxPool", &Builder::pool}, {"AveragePool", &Builder::pool},
           {"GlobalAveragePool", &Builder::pool}, {"GlobalMaxPool", &Builder::pool},
-          {"BatchNormalization", &Builder::batch_norm}, {"LRN", &Builder::lrn}};
+          {"BatchNormalization", &Builder::batch_norm}, {"LRN", &Builder::lrn},
+          {"ReduceMean", &Builder::spatial_mean}};
 }
 
 // A node's fused tail as oneDNN post-ops: a binary add reading `residual` (a conv's residual, a pool's moved
@@ -273,6 +275,44 @@ bool Builder::pool(const Node& node) {
     }
   }
   plan_pool(device_form(node.inputs[0]), false);
+  return true;
+}
+
+// ReduceMean over the two spatial axes of a 4-D value (MNASNet's head, `x.mean([2, 3])`) is a global average pool:
+// oneDNN's pooling in the layout the value already has. The reference kernel needed the value on the host (a reorder
+// out of the blocked layout) and reduces one element at a time: 0.28 ms of MNASNet 0.5's 5.1 ms at batch 1, plus
+// 0.09 ms of copies; as a pool 0.03 ms and a 0.01 ms reorder of the [N, C] result.
+bool Builder::spatial_mean(const Node& node) {
+  const auto xs = shape_of(node.inputs[0]);
+  if (xs.size() != 4 || !device_.count(node.inputs[0])) return false;
+  std::vector<int64_t> axes;
+  if (g_.source.opset >= 18) {
+    if (node.inputs.size() < 2 || node.inputs[1].empty() || !is_constant(node.inputs[1])) return false;
+    const Tensor a = constant(node.inputs[1]);
+    if (a.type != DataType::int64) return false;
+    axes.assign(a.data<int64_t>(), a.data<int64_t>() + a.element_count());
+  } else {
+    axes = node.attr_ints("axes");
+  }
+  for (auto& a : axes) if (a < 0) a += 4;
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{2, 3}) return false;
+  int src = device_form(node.inputs[0]);
+  const std::vector<int64_t> ys = {xs[0], xs[1], 1, 1};
+  memory::desc dst_any(dims_of(ys), plan_.slots[src].desc.data_type(), tag::any);
+  dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_exclude_padding,
+                                      plan_.slots[src].desc, dst_any, {1, 1}, {xs[2], xs[3]}, {0, 0}, {0, 0}, {0, 0});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, cpu_engine());
+  if (is_reference_impl(pd)) return false;
+  int dst = new_device_slot(pd.dst_desc(), ys);
+  std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  if (const memory::desc scratch = pd.scratchpad_desc(); scratch.get_size() > 0)
+    args.emplace_back(DNNL_ARG_SCRATCHPAD, new_device_slot(scratch, {static_cast<int64_t>(scratch.get_size())}));
+  add_primitive(node, dnnl::pooling_v2_forward(pd), args, {}, dst);
+  // keepdims=0: the [N, C] result is the same bytes seen without the two 1s, once plain.
+  if (node.attr_int("keepdims", 1) == 0) device_[node.outputs[0]] = new_view(plain_form(node.outputs[0]), {xs[0], xs[1]});
   return true;
 }
 
