@@ -214,15 +214,79 @@ TEST(OneDnnShape, ViewsAndSlicesOnTheDevice) {
   EXPECT_NE(std::find(ran.begin(), ran.end(), "half"), ran.end()) << "the channel split did not run on oneDNN";
 }
 
-// ViT's class token: Gather of index 0 along the tokens of a device value.
+// ViT's class token: Gather of index 0 along the tokens of a device value, in its plain layout a view (no step).
 TEST(OneDnnShape, GatherOfOneIndex) {
   Case c({3, 5, 8}, 23);
   Tensor zero = Tensor::zeros(DataType::int64, {});
   c.g.initializers["i"] = zero;
   on_device(c, 8, "r");
-  c.add(node("Gather", {"r", "i"}, "y", {{"axis", int64_t{1}}}));
+  c.add(node("Gather", {"r", "i"}, "token", {{"axis", int64_t{1}}}));
+  c.add(node("Softmax", {"token"}, "y", {{"axis", int64_t{-1}}}));
   c.output("y");
   c.check("y");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_EQ(run.node_precisions().count("token"), 0u) << "the Gather ran as a step";
+}
+
+// Swin's and ViT's attention core as torchvision exports it: q, k and v gathered out of the transposed projection
+// output, the keys transposed, the scores' weighting of the values transposed back and the heads merged. The
+// gathers and transposes are views; the matmuls read the transposed keys and write the merged heads themselves (fp32):
+// of the 5 copies this once took (3 gathers, the keys' transpose, the merged heads), two are left.
+TEST(OneDnnMatMul, AttentionOnStridedPartsOfTheProjection) {
+  const int64_t windows = 3, tokens = 7, heads = 2, dim = 4;
+  Case c({windows, tokens, 3 * heads * dim}, 40);
+  c.g.initializers["qkv_shape"] = ints({windows, tokens, 3, heads, dim});
+  c.g.initializers["merged_shape"] = ints({windows, tokens, heads * dim});
+  for (int64_t i = 0; i < 3; ++i) {
+    Tensor index = Tensor::zeros(DataType::int64, {});
+    index.mutable_data<int64_t>()[0] = i;
+    c.g.initializers[fmt::format("i{}", i)] = index;
+  }
+  c.g.initializers["scale"] = scalar(0.5f);
+  on_device(c, 3 * heads * dim, "qkv");
+  c.add(node("Reshape", {"qkv", "qkv_shape"}, "split"));
+  c.add(node("Transpose", {"split"}, "parts", {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}}));
+  c.add(node("Gather", {"parts", "i0"}, "q", {{"axis", int64_t{0}}}));
+  c.add(node("Gather", {"parts", "i1"}, "k", {{"axis", int64_t{0}}}));
+  c.add(node("Gather", {"parts", "i2"}, "v", {{"axis", int64_t{0}}}));
+  c.add(node("Mul", {"q", "scale"}, "q_scaled"));
+  c.add(node("Transpose", {"k"}, "k_t", {{"perm", std::vector<int64_t>{0, 1, 3, 2}}}));
+  c.add(node("MatMul", {"q_scaled", "k_t"}, "scores"));
+  c.add(node("Softmax", {"scores"}, "weights", {{"axis", int64_t{-1}}}));
+  c.add(node("MatMul", {"weights", "v"}, "mixed"));
+  c.add(node("Transpose", {"mixed"}, "by_token", {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}));
+  c.add(node("Reshape", {"by_token", "merged_shape"}, "y"));
+  c.output("y");
+  c.check("mixed");
+  expect_fast(c);
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  StepProfile profile;
+  run.set_profile(&profile);
+  run.forward({{"x", c.x}});
+  const auto ran = run.node_precisions();
+  for (const char* view : {"q", "k", "v", "k_t", "by_token", "y"}) EXPECT_EQ(ran.count(view), 0u) << view << " ran as a step";
+  EXPECT_EQ(ran.count("scores"), 1u);
+  // The copies left: q in the plain layout the scaling Mul's jit kernel wants, and v, which oneDNN's matmul reads
+  // faster copied than strided.
+  const auto reorders = profile.by_kind.find("reorder");
+  EXPECT_LE(reorders == profile.by_kind.end() ? 0 : reorders->second.steps, 2) << "copies around the attention matmuls";
+}
+
+// Swin's crop back to the unpadded size when nothing was padded: a Slice that keeps everything is its input.
+TEST(OneDnnShape, SliceOfEverythingIsTheInputItself) {
+  Case c({2, 5, 8}, 41);
+  c.g.initializers["starts"] = ints({0, 0});
+  c.g.initializers["ends"] = ints({5, 1000});
+  c.g.initializers["axes"] = ints({1, 2});
+  on_device(c, 8, "r");
+  c.add(node("Slice", {"r", "starts", "ends", "axes"}, "s"));
+  c.add(node("Softmax", {"s"}, "y", {{"axis", int64_t{-1}}}));
+  c.output("y");
+  c.check("y");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  EXPECT_EQ(run.node_precisions().count("s"), 0u) << "the Slice ran as a step";
 }
 
 // Swin's roll at batch 1: concats along H and W of one image are written in place, each piece at its offset

@@ -142,9 +142,58 @@ bool Builder::matmul(const Node& node) {
   memory::desc bias_md(dims_of(bias_dims), dt::f32, plain_tag(rank));
   memory::desc y_md(dims_of(ys), compute_dt_, plain_tag(rank));
   dnnl::primitive_attr attr = activation_attr(node);
-  auto desc = bias ? dnnl::matmul::desc(a_md, b_md, bias_md, y_md) : dnnl::matmul::desc(a_md, b_md, y_md);
-  dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+  auto make_pd = [&](const memory::desc& a_desc, const memory::desc& b_desc, const memory::desc& y_desc) {
+    auto desc = bias ? dnnl::matmul::desc(a_desc, b_desc, bias_md, y_desc) : dnnl::matmul::desc(a_desc, b_desc, y_desc);
+    return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+  };
+  dnnl::matmul::primitive_desc pd = make_pd(a_md, b_md, y_md);
+  // A product of two activations (attention's scores and their weighting of the values) in fp32 reads its operands
+  // in the strided layouts they come in when their rows are along K (a part of the q/k/v projection's output, the
+  // keys seen transposed), and writes its result in the order of the Transpose that alone reads it (the heads merged
+  // back beside each token): 2 reorders fewer per attention block. Values strided along N stay copied: oneDNN's
+  // gemm-based matmul reads them 1.5-3x slower than the copy costs (Swin-T's last stages, 1 thread). oneDNN takes
+  // any strides; when it does not (or in bf16, whose kernels want dense operands) everything stays plain.
+  int strided_src = -1, strided_weights = -1;
+  if (!constant_weights && !rows_of_one_product && compute_dt_ == dt::f32) {
+    auto strided = [&](const std::string& name, size_t unit_axis) {
+      if (shape_of(name).size() != rank || !device_.count(name)) return -1;
+      const int s = device_form(name);
+      const memory::desc& d = plan_.slots[s].desc;
+      const auto& blocking = d.data.format_desc.blocking;
+      const bool plain_strides = d.data.format_kind == dnnl_blocked && blocking.inner_nblks == 0;
+      return d.data_type() == compute_dt_ && plain_strides && d.data.offset0 == 0 && blocking.strides[unit_axis] == 1
+                 ? s : -1;
+    };
+    const int s = strided(node.inputs[0], rank - 1), w = strided(node.inputs[1], rank - 2);
+    memory::desc y_transposed = y_md;
+    if (only_read_by(node.outputs[0], "Transpose") && readers_.at(node.outputs[0]).size() == 1) {
+      const std::vector<int64_t> perm = readers_.at(node.outputs[0])[0]->attr_ints("perm");
+      std::vector<int64_t> transposed(rank);
+      std::vector<int> back(rank);  // axis i of the Transpose's output is axis perm[i] of the product
+      bool valid = perm.size() == rank;
+      for (size_t i = 0; valid && i < rank; ++i) {
+        valid = perm[i] >= 0 && perm[i] < static_cast<int64_t>(rank);
+        if (valid) {
+          transposed[i] = ys[perm[i]];
+          back[i] = static_cast<int>(perm[i]);
+        }
+      }
+      if (valid) y_transposed = memory::desc(dims_of(transposed), compute_dt_, plain_tag(rank)).permute_axes(back);
+    }
+    if (s >= 0 || w >= 0 || y_transposed != y_md) {
+      try {
+        auto candidate = make_pd(s >= 0 ? plan_.slots[s].desc : a_md, w >= 0 ? plan_.slots[w].desc : b_md, y_transposed);
+        if (!is_reference_impl(candidate)) {
+          pd = candidate;
+          strided_src = s;
+          strided_weights = w;
+        }
+      } catch (const dnnl::error&) {  // no kernel for these strides: the plain operands above
+      }
+    }
+  }
   int src = rows_of_one_product ? new_view(plain_padded(node.inputs[0], as.size(), compute_dt_), a)
+          : strided_src >= 0    ? strided_src
                                 : plain_padded(node.inputs[0], rank, compute_dt_);
   std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src}};
   std::vector<std::pair<int, memory>> consts;
@@ -152,7 +201,7 @@ bool Builder::matmul(const Node& node) {
     consts.emplace_back(DNNL_ARG_WEIGHTS, weights_as(node.inputs[1], constant(node.inputs[1]), dims_of(b),
                                                      plain_tag(rank), pd.weights_desc()));
   } else {
-    args.emplace_back(DNNL_ARG_WEIGHTS, plain_padded(node.inputs[1], rank, compute_dt_));
+    args.emplace_back(DNNL_ARG_WEIGHTS, strided_weights >= 0 ? strided_weights : plain_padded(node.inputs[1], rank, compute_dt_));
   }
   if (bias) consts.emplace_back(DNNL_ARG_BIAS, weights_as(node.inputs[2], *bias, dims_of(bias_dims), plain_tag(rank), bias_md));
   int dst = new_device_slot(pd.dst_desc(), ys);
@@ -173,13 +222,21 @@ bool Builder::softmax(const Node& node) {
   int64_t axis = node.attr_int("axis", g_.source.opset >= 13 ? -1 : 1);
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank || (g_.source.opset < 13 && axis != rank - 1)) return false;
+  auto make_pd = [&](const memory::desc& md) {
+    memory::desc dst_any(md.dims(), md.data_type(), tag::any);
+    dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, md,
+                                        dst_any, static_cast<int>(axis));
+    return dnnl::softmax_v2_forward::primitive_desc(desc, cpu_engine());
+  };
   int src = device_form(node.inputs[0]);
-  const memory::desc& md = plan_.slots[src].desc;
-  memory::desc dst_any(md.dims(), md.data_type(), tag::any);
-  dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, md,
-                                      dst_any, static_cast<int>(axis));
-  dnnl::softmax_v2_forward::primitive_desc pd(desc, cpu_engine());
-  if (is_reference_impl(pd)) return false;
+  dnnl::softmax_v2_forward::primitive_desc pd = make_pd(plan_.slots[src].desc);
+  if (is_reference_impl(pd)) {  // a strided view (a gathered or transposed part): its plain copy may have a kernel
+    const int plain = plain_form(node.inputs[0]);
+    if (plain < 0 || plain == src) return false;
+    src = plain;
+    pd = make_pd(plan_.slots[src].desc);
+    if (is_reference_impl(pd)) return false;
+  }
   int dst = new_device_slot(pd.dst_desc(), xs);
   add_primitive(node, dnnl::softmax_v2_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
   return true;

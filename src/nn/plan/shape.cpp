@@ -216,6 +216,11 @@ bool Builder::slice(const Node& node) {
   const SliceWindow w = slice_window(node, g_.source.opset, xs, ins);
   for (auto step : w.step) if (step != 1) return false;
   for (auto n : w.shape) if (n == 0) return false;
+  // A slice that keeps everything (Swin's crop back to the unpadded size, 24 of them at 224x224) is its input.
+  if (w.shape == xs) {
+    device_[node.outputs[0]] = device_form(node.inputs[0]);
+    return true;
+  }
   int src = device_form(node.inputs[0]);
   const memory::desc have = plan_.slots[src].desc;
   // The part keeps its source's layout (a blocked one when the part is whole channel blocks), so the convolution
@@ -270,8 +275,8 @@ bool Builder::slice(const Node& node) {
   return true;
 }
 
-// Gather of one constant index along an axis of a device value (ViT's class token): the same reorder from a
-// sub-memory, the axis dropped by a view.
+// Gather of one constant index along an axis of a device value (ViT's class token, attention's q, k and v): a
+// view of the part when the layout is unblocked, else the same reorder from a sub-memory, the axis dropped by a view.
 bool Builder::gather(const Node& node) {
   if (!device_.count(node.inputs[0]) || node.inputs.size() < 2 || !is_constant(node.inputs[1])) return false;
   const auto xs = shape_of(node.inputs[0]);
@@ -298,6 +303,17 @@ bool Builder::gather(const Node& node) {
   } catch (const dnnl::error&) {
     src = plain_form(node.inputs[0]);
     part = plan_.slots[src].desc.submemory_desc(dims_of(kept), dims_of(start));
+  }
+  // In an unblocked layout the part is the source's bytes seen with the axis dropped: a view, no copy. Swin's and
+  // ViT's q, k and v out of the transposed projection output are strided, and their readers (matmuls, a transpose)
+  // take them as they are or reorder them once.
+  const auto& blocking = part.data.format_desc.blocking;
+  if (part.data.format_kind == dnnl_blocked && blocking.inner_nblks == 0 && plan_.slots[src].desc.data.offset0 == 0) {
+    memory::dims strides;
+    for (int64_t d = 0; d < rank; ++d) if (d != axis) strides.push_back(blocking.strides[d]);
+    const size_t offset = static_cast<size_t>(i * blocking.strides[axis]) * memory::data_type_size(part.data_type());
+    device_[node.outputs[0]] = new_view(src, memory::desc(dims_of(ys), part.data_type(), strides), ys, offset);
+    return true;
   }
   int view = new_slot(true, kept, DataType::float32);
   plan_.slots[view].desc = part;
