@@ -117,7 +117,8 @@ void place_concats_in_place(Plan& plan) {
     for (const auto& [arg, s] : step.args)
       if (arg == DNNL_ARG_DST || arg == DNNL_ARG_TO) producer[s] = static_cast<int>(i);
   }
-  std::set<int> assembled;  // outputs of concats already made in place: their pieces are written by producers
+  // Outputs of concats already made in place (their pieces are written by producers) and those pieces, in order.
+  std::map<int, std::vector<int>> assembled;
   for (auto& step : plan.steps) {
     if (step.kind != Step::Kind::primitive || !step.node || step.node->op_type != "Concat") continue;
     int dst = -1;
@@ -143,6 +144,19 @@ void place_concats_in_place(Plan& plan) {
     bool leading_ones = true;
     for (int64_t d = 0; d < axis; ++d) leading_ones = leading_ones && out_dims[d] == 1;
     if (!leading_ones) continue;
+    const std::vector<int> inputs = srcs;
+    // A DenseNet block: every layer concatenates all the block's earlier outputs again, so concat k's inputs are
+    // concat k-1's plus one. The earlier concat, already assembled from the same leading pieces, becomes the first
+    // piece of this one: every concat of the block is a prefix of the last one's buffer and no layer copies.
+    int prefix = -1;  // the earlier concat with the most leading pieces in common
+    for (const auto& [earlier, pieces] : assembled)
+      if (pieces.size() < inputs.size() && std::equal(pieces.begin(), pieces.end(), inputs.begin()) &&
+          (prefix < 0 || pieces.size() > assembled.at(prefix).size()))
+        prefix = earlier;
+    if (prefix >= 0) {
+      srcs = {prefix};
+      srcs.insert(srcs.end(), inputs.begin() + static_cast<std::ptrdiff_t>(assembled.at(prefix).size()), inputs.end());
+    }
     int64_t inner = 1;  // elements per index along the axis
     for (int64_t d = axis + 1; d < rank; ++d) inner *= out_dims[d];
     const size_t element_bytes = out.get_size() / static_cast<size_t>(inner * out_dims[axis]);
@@ -169,7 +183,7 @@ void place_concats_in_place(Plan& plan) {
       position += plan.slots[s].desc.dims()[axis];
     }
     make_in_place(step, dst);
-    assembled.insert(dst);
+    assembled[dst] = inputs;
   }
 }
 

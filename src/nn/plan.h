@@ -53,7 +53,8 @@ struct Plan {
 
 // Turns concats whose inputs are contiguous pieces of the output (every dimension before the axis 1: batch-1
 // channel concats in one plain or nChw16c layout with channel counts in whole blocks, or plain concats along a later
-// axis of one image) into in_place steps: each input's buffer becomes part of the output's.
+// axis of one image) into in_place steps: each input's buffer becomes part of the output's. A concat whose leading
+// inputs are an earlier in-place concat's pieces (DenseNet's blocks) takes that concat's buffer as its first piece.
 // oneDNN 2.x kernels only write dense buffers, so with a batch above 1 the pieces are strided and the copy stays.
 void place_concats_in_place(Plan& plan);
 

@@ -504,6 +504,34 @@ TEST(OneDnnConcat, BatchOneWrittenInPlaceNestedAndShared) {
   EXPECT_EQ(run.onednn_kernels().at("n"), "in place (no copy)");
 }
 
+TEST(OneDnnConcat, DenseBlockAtBatchOneIsPrefixesOfOneBuffer) {
+  // A DenseNet block at batch 1: each layer reads the concat of every earlier output (Relu, conv) and adds 16
+  // channels; concat k's inputs are concat k-1's plus one. Every concat is made in place as a prefix of the last
+  // one's buffer, while the earlier concats are still read (the Relus) and the block's input is read again at the end.
+  Case c({1, 16, 6, 6}, 23);
+  c.weight("w0", {32, 16, 1, 1}, 1);
+  c.add(node("Conv", {"x", "w0"}, "f0"));
+  std::vector<std::string> features{"f0"};
+  for (int layer = 1; layer <= 3; ++layer) {
+    const std::string cat = fmt::format("cat{}", layer), act = fmt::format("act{}", layer);
+    const std::string w = fmt::format("w{}", layer), f = fmt::format("f{}", layer);
+    c.add(node("Concat", features, cat, {{"axis", int64_t{1}}}));
+    c.add(node("Relu", {cat}, act));
+    c.weight(w, {16, 32 + 16 * (layer - 1), 3, 3}, 1 + layer);
+    c.add(node("Conv", {act, w}, f, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+    features.push_back(f);
+  }
+  c.add(node("Concat", features, "block", {{"axis", int64_t{1}}}));
+  c.add(node("Concat", {"block", "f0"}, "y", {{"axis", int64_t{1}}}));
+  c.output("y");
+  c.check("f3");
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
+  const auto kernels = run.onednn_kernels();
+  for (const char* cat : {"cat2", "cat3", "block"})  // cat1, of one input, is f0 itself
+    EXPECT_EQ(kernels.count(cat) ? kernels.at(cat) : "not on oneDNN", "in place (no copy)") << cat;
+}
+
 TEST(OneDnnConcat, BatchOneWithTheRawInputReorderedIntoPlace) {
   // The plain graph input beside a blocked conv output: oneDNN has only its ref:any concat for mixed layouts, so
   // the input is reordered to nChw16c, and at batch 1 that reorder writes it straight into the concat's output.
