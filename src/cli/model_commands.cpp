@@ -274,6 +274,7 @@ void run_bench(const ModelBenchOptions& o) {
   mean /= static_cast<double>(times.size());
   double images_per_s = o.batch * 1000.0 / median;
   std::string isa = nn::effective_isa();
+  const std::string precision = nn::to_string(model->options().precision);  // fp32 where bf16 has no native kernels
   std::map<std::string, int> kernel_counts;  // oneDNN implementation -> how many nodes it ran
   for (const auto& [node, impl] : run.onednn_kernels()) ++kernel_counts[impl];
   // Which ops ran in which arithmetic: op type -> precision -> nodes (int8 plans run some ops in fp32).
@@ -287,7 +288,8 @@ void run_bench(const ModelBenchOptions& o) {
     spdlog::warn("{}: {} primitive(s) run on oneDNN's slow reference implementation: {}", o.model, slow.size(),
                  fmt::join(slow, "; "));
   if (o.json) {
-    nlohmann::json j = {{"model", o.model}, {"batch", o.batch}, {"threads", o.threads}, {"precision", o.precision},
+    nlohmann::json j = {{"model", o.model}, {"batch", o.batch}, {"threads", o.threads}, {"precision", precision},
+                        {"requested_precision", o.precision},
                         {"winograd", !o.no_winograd}, {"isa", isa}, {"images_per_s", images_per_s}, {"ms_per_batch", median},
                         {"ms_per_batch_mean", mean}, {"ms_per_batch_min", times.front()}, {"iterations", times.size()},
                         {"load_and_first_runs_ms", first_ms}, {"peak_rss_mb", peak_rss_mb()},
@@ -298,7 +300,7 @@ void run_bench(const ModelBenchOptions& o) {
   } else {
     fmt::print("model        {}\n", o.model);
     fmt::print("batch        {} (threads {}, precision {}, oneDNN ISA {})\n", o.batch,
-               o.threads > 0 ? std::to_string(o.threads) : "default", o.precision, isa);
+               o.threads > 0 ? std::to_string(o.threads) : "default", precision, isa);
     fmt::print("images/s     {:.2f}\n", images_per_s);
     fmt::print("ms/batch     {:.2f} median, {:.2f} min, {:.2f} mean over {} runs\n", median, times.front(), mean, times.size());
     fmt::print("peak RSS     {:.0f} MB\n", peak_rss_mb());

@@ -90,11 +90,16 @@ std::shared_ptr<const Model> Model::compile(Graph graph, const CompileOptions& o
   if (options.precision == Precision::int8 && !options.calibration)
     fail("{}: int8 needs a calibration (the activation ranges of the model's values, nn/calibration.h)", graph.source.path);
   std::shared_ptr<Model> model(new Model());
+  model->options_ = options;
+  if (options.precision == Precision::bf16 && !cpu_kernels().bf16) {
+    spdlog::warn("{}: bf16 requested, but this CPU (oneDNN ISA {}) has no native bf16 instructions; running in fp32, "
+                 "which is faster here", graph.source.path, effective_isa());
+    model->options_.precision = Precision::fp32;
+  }
   cut_graph(graph, options.outputs);
   check_unsupported(graph);
   if (options.optimize) simplify_for_inference(graph);
   model->graph_ = std::move(graph);
-  model->options_ = options;
   return model;
 }
 
@@ -356,6 +361,16 @@ std::string effective_isa() {
     case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
     default: return "other";
   }
+}
+
+CpuKernels cpu_kernels() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  auto has = [isa](dnnl_cpu_isa_t feature) { return (isa & feature) == static_cast<unsigned>(feature); };
+  CpuKernels k;
+  k.bf16 = has(dnnl_cpu_isa_avx512_core_bf16);
+  k.vnni = has(dnnl_cpu_isa_avx512_core_vnni) || has(dnnl_cpu_isa_avx2_vnni);
+  k.avx512 = has(dnnl_cpu_isa_avx512_core);
+  return k;
 }
 
 }  // namespace xfer::nn

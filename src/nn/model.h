@@ -147,4 +147,17 @@ void set_threads(int threads);
 // oneDNN's dispatched ISA (e.g. "avx512_core_bf16") after a primitive was created.
 std::string effective_isa();
 
+// What oneDNN's kernels can do on this CPU, from its effective ISA (which ONEDNN_MAX_CPU_ISA can lower).
+struct CpuKernels {
+  // Native bf16 dot products (avx512_core_bf16, AMX). Elsewhere oneDNN's bf16 is emulated or runs on its reference
+  // kernels, slower than fp32, so Model::compile runs a bf16 request in fp32 (as OpenVINO's CPU plugin does).
+  bool bf16 = false;
+  // VNNI's u8 x s8 dot products. Without them oneDNN's int8 kernels add pairs of products in saturating int16, so
+  // int8 weights keep 7 bits (oneDNN's int8 guide): 255 * 63 * 2 fits where 255 * 127 * 2 does not.
+  bool vnni = false;
+  // AVX-512 (avx512_core): oneDNN 2.x's fp32 Winograd convolution exists only there.
+  bool avx512 = false;
+};
+CpuKernels cpu_kernels();
+
 }  // namespace xfer::nn

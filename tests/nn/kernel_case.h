@@ -13,6 +13,16 @@
 #include "nn/model.h"
 #include "nn/reference_ops.h"
 
+// Checks that mean something only on some CPUs skip elsewhere, saying why (ctest reports them as skipped, not
+// passed). bf16: without native bf16, Model::compile runs a bf16 request in fp32. Winograd: oneDNN 2.x has it only
+// on AVX-512. The AVX2 paths themselves are tested on any CPU by the *_avx2 ctest runs (ONEDNN_MAX_CPU_ISA=AVX2).
+#define XFER_SKIP_WITHOUT_NATIVE_BF16()                                                                          \
+  if (!::xfer::nn::cpu_kernels().bf16)                                                                            \
+  GTEST_SKIP() << "no native bf16 on this CPU (oneDNN ISA " << ::xfer::nn::effective_isa() << "): bf16 runs in fp32"
+#define XFER_SKIP_WITHOUT_AVX512()                                                                               \
+  if (!::xfer::nn::cpu_kernels().avx512)                                                                          \
+  GTEST_SKIP() << "oneDNN's Winograd convolution needs AVX-512 (this CPU: " << ::xfer::nn::effective_isa() << ")"
+
 namespace xfer::nn::testing {
 
 inline Tensor random_tensor(std::vector<int64_t> shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {

@@ -27,15 +27,20 @@ Tensor fake_quant(const Tensor& t, const ValueRange& r) {
   return q;
 }
 
-Tensor fake_quant_weights(const Tensor& w) {
+// Per-output-channel s8, as the plan quantises them. Without VNNI, pairs of u8 x s8 products must fit the int16
+// they are added in, so the weights keep 7 bits: for a u8 source the plan quantises them so (levels 63), for s8
+// oneDNN's reorder halves the plan's 8-bit ones, rounding to nearest even ("sa0.5" in its verbose log).
+Tensor fake_quant_weights(const Tensor& w, bool unsigned_source) {
   Tensor q = Tensor::zeros(DataType::float32, w.shape);
   const int64_t m_count = w.shape[0], per = w.element_count() / m_count;
+  const bool vnni = cpu_kernels().vnni;
+  const float levels = vnni || !unsigned_source ? 127.0f : 63.0f, adjust = vnni || unsigned_source ? 1.0f : 0.5f;
   for (int64_t m = 0; m < m_count; ++m) {
     float max_abs = 0;
     for (int64_t i = 0; i < per; ++i) max_abs = std::max(max_abs, std::fabs(w.data<float>()[m * per + i]));
-    const float s = max_abs > 0 ? max_abs / 127.0f : 1.0f;
+    const float s = max_abs > 0 ? max_abs / levels : 1.0f;
     for (int64_t i = 0; i < per; ++i)
-      q.mutable_data<float>()[m * per + i] = std::nearbyint(w.data<float>()[m * per + i] / s) * s;
+      q.mutable_data<float>()[m * per + i] = std::nearbyint(std::nearbyint(w.data<float>()[m * per + i] / s) * adjust) / adjust * s;
   }
   return q;
 }
@@ -53,7 +58,8 @@ Tensor quantized_reference(const Graph& fused, const Calibration& cal, const Ten
     std::vector<Tensor> ins;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       if (n.inputs[i].empty()) ins.emplace_back();
-      else if (n.op_type == "Conv" && i == 1) ins.push_back(fake_quant_weights(values.at(n.inputs[i])));
+      else if (n.op_type == "Conv" && i == 1)
+        ins.push_back(fake_quant_weights(values.at(n.inputs[i]), cal.find(n.inputs[0]) && cal.find(n.inputs[0])->is_unsigned));
       else if (int8 && !fused.initializers.count(n.inputs[i])) ins.push_back(ranged(n.inputs[i]));
       else ins.push_back(values.at(n.inputs[i]));
     }

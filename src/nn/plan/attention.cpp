@@ -2,6 +2,7 @@
 // and activation as post-ops, or between two activations, batched with broadcasting) as matmul; Softmax;
 // LayerNormalization.
 #include "nn/plan/builder.h"
+#include "nn/plan/channel_views.h"
 
 #include <functional>
 #include <numeric>
@@ -160,8 +161,7 @@ bool Builder::matmul(const Node& node) {
       const int s = device_form(name);
       const memory::desc& d = plan_.slots[s].desc;
       const auto& blocking = d.data.format_desc.blocking;
-      const bool plain_strides = d.data.format_kind == dnnl_blocked && blocking.inner_nblks == 0;
-      return d.data_type() == compute_dt_ && plain_strides && d.data.offset0 == 0 && blocking.strides[unit_axis] == 1
+      return d.data_type() == compute_dt_ && is_unblocked(d) && d.data.offset0 == 0 && blocking.strides[unit_axis] == 1
                  ? s : -1;
     };
     const int s = strided(node.inputs[0], rank - 1), w = strided(node.inputs[1], rank - 2);

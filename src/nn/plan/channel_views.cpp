@@ -16,6 +16,10 @@ bool is_layout(const memory::desc& d, tag layout) {
   return d == memory::desc(d.dims(), d.data_type(), layout);
 }
 
+bool is_unblocked(const memory::desc& d) {
+  return d.data.format_kind == dnnl_blocked && d.data.format_desc.blocking.inner_nblks == 0;
+}
+
 int64_t channel_block(const memory::desc& d) {
   const dnnl_memory_desc_t& m = d.data;
   if (m.ndims != 4 || m.format_kind != dnnl_blocked || m.offset0 != 0 || m.extra.flags != 0) return 0;

@@ -25,6 +25,9 @@ std::vector<ContiguousLayout> contiguous_layouts(size_t rank);
 // `d` is exactly the dense `layout` of its dims and type.
 bool is_layout(const dnnl::memory::desc& d, dnnl::memory::format_tag layout);
 
+// `d` has no inner blocks: every element at its own stride (plain, any permutation, or a strided view).
+bool is_unblocked(const dnnl::memory::desc& d);
+
 // The channel block of a 4-D blocked desc without padding or offset (1 for unblocked layouts); 0 for any other.
 int64_t channel_block(const dnnl::memory::desc& d);
 

@@ -1,5 +1,6 @@
 // Elementwise ops on oneDNN: broadcast binary arithmetic and activations (eltwise).
 #include "nn/plan/builder.h"
+#include "nn/plan/channel_views.h"
 
 #include <algorithm>
 #include <optional>
@@ -63,13 +64,17 @@ bool Builder::binary(const Node& node) {
   if (md1 != plan_.slots[s1].desc) plan_.slots[s1].desc = md1;
   // oneDNN 2.6's jit binary wants both operands in one layout family (plain/nhwc, or nChw16c): a blocked nChw8c
   // input (a grouped conv's output) or a plain broadcast operand beside a blocked one runs on ref:any, 10-50x
-  // slower. Such pairs are reordered: to nChw16c for 4-D values, else to plain.
+  // slower. Such pairs are reordered: a blocked 4-D value to nChw16c, else to plain. An unblocked 4-D value (a
+  // strided view such as attention's q, [B, heads, T, d]) goes to plain first: nChw16c would pad its second
+  // dimension, the heads, to 16, and cost a reorder there and back.
   std::vector<std::pair<memory::desc, memory::desc>> candidates = {{md0, md1}};
+  const std::pair<memory::desc, memory::desc> plain = {memory::desc(md0.dims(), md0.data_type(), plain_tag(as.size())),
+                                                       memory::desc(md1.dims(), md1.data_type(), plain_tag(as.size()))};
+  if (is_unblocked(md0)) candidates.push_back(plain);
   if (as.size() == 4)
     candidates.emplace_back(memory::desc(md0.dims(), md0.data_type(), tag::nChw16c),
                             memory::desc(md1.dims(), md1.data_type(), tag::nChw16c));
-  candidates.emplace_back(memory::desc(md0.dims(), md0.data_type(), plain_tag(as.size())),
-                          memory::desc(md1.dims(), md1.data_type(), plain_tag(as.size())));
+  if (!is_unblocked(md0)) candidates.push_back(plain);
   std::optional<dnnl::binary::primitive_desc> chosen;
   memory::desc want0, want1;
   for (const auto& [c0, c1] : candidates) {

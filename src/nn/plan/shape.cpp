@@ -109,7 +109,7 @@ bool Builder::transpose(const Node& node) {
   // consumer that reads strides (a matmul, a binary, a convolution in nhwc) takes it as it is, and one that needs
   // another layout reorders it once, as it would the output of any primitive (ConvNeXt's NHWC -> NCHW after its
   // MLP, attention's heads and keys).
-  if (!merged && viewed.data.format_kind == dnnl_blocked && viewed.data.format_desc.blocking.inner_nblks == 0) {
+  if (!merged && is_unblocked(viewed)) {
     int view = new_slot(true, ys, DataType::float32);
     plan_.slots[view].desc = viewed;
     plan_.slots[view].alias_device = src;
@@ -308,7 +308,7 @@ bool Builder::gather(const Node& node) {
   // ViT's q, k and v out of the transposed projection output are strided, and their readers (matmuls, a transpose)
   // take them as they are or reorder them once.
   const auto& blocking = part.data.format_desc.blocking;
-  if (part.data.format_kind == dnnl_blocked && blocking.inner_nblks == 0 && plan_.slots[src].desc.data.offset0 == 0) {
+  if (is_unblocked(part) && plan_.slots[src].desc.data.offset0 == 0) {
     memory::dims strides;
     for (int64_t d = 0; d < rank; ++d) if (d != axis) strides.push_back(blocking.strides[d]);
     const size_t offset = static_cast<size_t>(i * blocking.strides[axis]) * memory::data_type_size(part.data_type());
