@@ -11,15 +11,12 @@ import tempfile
 import numpy as np
 import torch
 
-XFER = os.environ.get("XFER_BINARY", "xfer")
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from xfer_test_helpers import Checks, xfer_binary  # noqa: E402
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
+XFER = xfer_binary()
+checks = Checks()
+check = checks.check
 
 
 class Net(torch.nn.Module):
@@ -160,9 +157,8 @@ def main():
     for f in os.listdir(tmp):
         os.remove(os.path.join(tmp, f))
     os.rmdir(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    checks.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
