@@ -229,14 +229,8 @@ bool Builder::softmax(const Node& node) {
     return dnnl::softmax_v2_forward::primitive_desc(desc, cpu_engine());
   };
   int src = device_form(node.inputs[0]);
-  dnnl::softmax_v2_forward::primitive_desc pd = make_pd(plan_.slots[src].desc);
-  if (is_reference_impl(pd)) {  // a strided view (a gathered or transposed part): its plain copy may have a kernel
-    const int plain = plain_form(node.inputs[0]);
-    if (plain < 0 || plain == src) return false;
-    src = plain;
-    pd = make_pd(plan_.slots[src].desc);
-    if (is_reference_impl(pd)) return false;
-  }
+  const auto pd = with_plain_fallback(node.inputs[0], src, make_pd);
+  if (is_reference_impl(pd)) return false;
   int dst = new_device_slot(pd.dst_desc(), xs);
   add_primitive(node, dnnl::softmax_v2_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
   return true;

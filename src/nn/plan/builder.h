@@ -158,6 +158,19 @@ class Builder {
   bool pad(const Node& node);
   // The value on the device in its plain row-major layout (reordered once if it has another); -1 above rank 6.
   int plain_form(const std::string& name);
+  // The primitive desc `make` gives for device slot `src` (`name`'s form), or, when that has only oneDNN's ref:
+  // kernel (a strided view such as a gathered or transposed part does for softmax and eltwise), for the value's
+  // plain copy, setting `src` to it. The caller decides whether a ref: kernel that remains will do.
+  template <typename MakePd>
+  auto with_plain_fallback(const std::string& name, int& src, MakePd make) {
+    auto pd = make(plan_.slots[src].desc);
+    if (is_reference_impl(pd))
+      if (const int plain = plain_form(name); plain >= 0 && plain != src) {
+        src = plain;
+        pd = make(plan_.slots[src].desc);
+      }
+    return pd;
+  }
   // A view of plain device slot `slot` (or of its bytes) with another shape: no step, no copy.
   int new_view(int slot, const std::vector<int64_t>& shape);
   // A view of device slot `slot`'s bytes, from `offset` bytes in, through `desc`: no step, no copy.

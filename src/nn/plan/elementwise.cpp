@@ -204,13 +204,7 @@ bool Builder::eltwise(const Node& node) {
     return dnnl::eltwise_forward::primitive_desc(dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg,
                                                                              md, alpha, beta), cpu_engine());
   };
-  dnnl::eltwise_forward::primitive_desc pd = make_pd(plan_.slots[src].desc);
-  // A strided view (a gathered or transposed part) has only oneDNN's ref: kernel; its plain copy has a jit one.
-  if (is_reference_impl(pd))
-    if (const int plain = plain_form(x); plain >= 0 && plain != src) {
-      src = plain;
-      pd = make_pd(plan_.slots[src].desc);
-    }
+  const auto pd = with_plain_fallback(x, src, make_pd);
   int dst = new_device_slot(pd.dst_desc(), plan_.slots[src].shape);
   add_primitive(node, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, {}, dst);
   return true;
