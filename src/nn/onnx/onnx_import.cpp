@@ -305,11 +305,19 @@ Graph graph_from_model(onnx::ModelProto& model, const Context& ctx) {
 }  // namespace
 
 namespace {
-void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& name) {
-  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
+// protobuf parses at most 2 GB (an int's worth of bytes); larger ONNX models keep their weights as external data.
+void check_protobuf_size(uintmax_t size, const std::string& name) {
+  if (size > static_cast<uintmax_t>(std::numeric_limits<int>::max()))
     fail("{}: {} bytes is more than protobuf can parse (2 GB); use external data", name, size);
-  if (!model.ParseFromArray(data, static_cast<int>(size)))
-    fail("{}: not an ONNX model: the protobuf does not parse (truncated or corrupt file)", name);
+}
+
+[[noreturn]] void not_onnx(const std::string& name) {
+  fail("{}: not an ONNX model: the protobuf does not parse (truncated or corrupt file)", name);
+}
+
+void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& name) {
+  check_protobuf_size(size, name);
+  if (!model.ParseFromArray(data, static_cast<int>(size))) not_onnx(name);
 }
 
 // Parsed straight from the file, a block at a time: a buffer of the whole file beside the parsed proto held the
@@ -318,15 +326,14 @@ void parse_model_file(onnx::ModelProto& model, const fs::path& path) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   if (ec) fail("{}: cannot open", path.string());
-  if (size > static_cast<uintmax_t>(std::numeric_limits<int>::max()))
-    fail("{}: {} bytes is more than protobuf can parse (2 GB); use external data", path.string(), size);
+  check_protobuf_size(size, path.string());
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open", path.string());
   google::protobuf::io::FileInputStream stream(fd);
   stream.SetCloseOnDelete(true);
   if (!model.ParseFromZeroCopyStream(&stream)) {
     if (stream.GetErrno() != 0) fail("{}: cannot read", path.string());
-    fail("{}: not an ONNX model: the protobuf does not parse (truncated or corrupt file)", path.string());
+    not_onnx(path.string());
   }
 }
 }  // namespace
