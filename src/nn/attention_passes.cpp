@@ -312,6 +312,55 @@ void fuse_into_matmuls(View& v, int64_t opset) {
   }
 }
 
+// Whether `name` is known before any input arrives: a constant, or computed only from constants and from the
+// shapes of activations (Swin's query scale, (C / heads) ** -0.5, is Shape -> Gather -> Div -> Cast -> Pow).
+bool fixed_at_plan_time(const Graph& g, const std::map<std::string, size_t>& producer, const std::string& name,
+                        std::map<std::string, bool>& known) {
+  if (auto it = known.find(name); it != known.end()) return it->second;
+  bool fixed = constant_value(g, name) != nullptr;
+  if (!fixed) {
+    auto p = producer.find(name);
+    if (p != producer.end()) {
+      const Node& n = g.nodes[p->second];
+      fixed = n.op_type == "Shape";
+      if (!fixed && n.op_type != "RandomNormal" && n.op_type != "RandomUniform" &&
+          n.op_type != "RandomNormalLike" && n.op_type != "RandomUniformLike") {
+        fixed = true;
+        for (const auto& in : n.inputs) fixed = fixed && (in.empty() || fixed_at_plan_time(g, producer, in, known));
+      }
+    }
+  }
+  known[name] = fixed;
+  return fixed;
+}
+
+// Attention's query scaled before its product with the keys (torchvision's Swin: q * head_dim ** -0.5, a separate
+// pass over q and, as q is a strided part of the projection, two copies around it): MatMul(Mul(q, s), k) becomes
+// MatMul(q, k, "", s) with "_scale_a", which the plan applies to the product as oneDNN's output scale when s is
+// one value (the reference kernel multiplies A by input 3 first, numpy broadcasting, so any s stays exact). Only a
+// scale fixed at plan time is taken, so the plan can read it; a MatMul with a fused bias keeps its Mul.
+void fold_scale_into_matmuls(View& v) {
+  std::map<std::string, bool> fixed;
+  for (size_t i = 0; i < v.g.nodes.size(); ++i) {
+    Node& mm = v.g.nodes[i];
+    if (v.removed[i] || mm.op_type != "MatMul" || mm.inputs.size() != 2 || mm.has_attr("_bias")) continue;
+    Node* mul = v.made_by(mm.inputs[0], "Mul");
+    if (!mul || mul->inputs.size() != 2 || v.counts[mm.inputs[0]] != 1) continue;
+    for (int k = 0; k < 2; ++k) {
+      const std::string& s = mul->inputs[k];
+      if (!fixed_at_plan_time(v.g, v.producer, s, fixed) || fixed_at_plan_time(v.g, v.producer, mul->inputs[1 - k], fixed))
+        continue;
+      // A constant scale is checked here; a computed one by the plan, which leaves a MatMul whose scale is not one
+      // value to the reference kernel.
+      if (const Tensor* t = constant_value(v.g, s); t && t->element_count() != 1) continue;
+      mm.inputs = {mul->inputs[1 - k], mm.inputs[1], "", s};
+      mm.attributes["_scale_a"] = int64_t{1};
+      v.remove(mul);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 void fold_transformer_patterns(Graph& g, int64_t opset) {
@@ -338,6 +387,11 @@ void fold_transformer_patterns(Graph& g, int64_t opset) {
   {
     View v(g);
     fuse_into_matmuls(v, opset);
+    erase_nodes(g, v.removed);
+  }
+  {
+    View v(g);
+    fold_scale_into_matmuls(v);
     erase_nodes(g, v.removed);
   }
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -230,13 +231,12 @@ TEST(OneDnnShape, GatherOfOneIndex) {
   EXPECT_EQ(run.node_precisions().count("token"), 0u) << "the Gather ran as a step";
 }
 
-// Swin's and ViT's attention core as torchvision exports it: q, k and v gathered out of the transposed projection
-// output, the keys transposed, the scores' weighting of the values transposed back and the heads merged. The
-// gathers and transposes are views; the matmuls read the transposed keys and write the merged heads themselves (fp32):
-// of the 5 copies this once took (3 gathers, the keys' transpose, the merged heads), two are left.
-TEST(OneDnnMatMul, AttentionOnStridedPartsOfTheProjection) {
-  const int64_t windows = 3, tokens = 7, heads = 2, dim = 4;
-  Case c({windows, tokens, 3 * heads * dim}, 40);
+// Swin's and ViT's attention core as torchvision exports it, from "qkv" [windows, tokens, 3 * heads * dim] to "y":
+// q, k and v gathered out of the transposed projection output, q times `scale` (a value the caller defines; nodes
+// computing it may read "k"), the keys transposed, the scores' weighting of the values transposed back and the heads
+// merged. `add_scale` adds the nodes that compute the scale.
+void add_attention(Case& c, int64_t windows, int64_t tokens, int64_t heads, int64_t dim,
+                   const std::function<void()>& add_scale) {
   c.g.initializers["qkv_shape"] = ints({windows, tokens, 3, heads, dim});
   c.g.initializers["merged_shape"] = ints({windows, tokens, heads * dim});
   for (int64_t i = 0; i < 3; ++i) {
@@ -244,13 +244,13 @@ TEST(OneDnnMatMul, AttentionOnStridedPartsOfTheProjection) {
     index.mutable_data<int64_t>()[0] = i;
     c.g.initializers[fmt::format("i{}", i)] = index;
   }
-  c.g.initializers["scale"] = scalar(0.5f);
   on_device(c, 3 * heads * dim, "qkv");
   c.add(node("Reshape", {"qkv", "qkv_shape"}, "split"));
   c.add(node("Transpose", {"split"}, "parts", {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}}));
   c.add(node("Gather", {"parts", "i0"}, "q", {{"axis", int64_t{0}}}));
   c.add(node("Gather", {"parts", "i1"}, "k", {{"axis", int64_t{0}}}));
   c.add(node("Gather", {"parts", "i2"}, "v", {{"axis", int64_t{0}}}));
+  add_scale();
   c.add(node("Mul", {"q", "scale"}, "q_scaled"));
   c.add(node("Transpose", {"k"}, "k_t", {{"perm", std::vector<int64_t>{0, 1, 3, 2}}}));
   c.add(node("MatMul", {"q_scaled", "k_t"}, "scores"));
@@ -259,19 +259,68 @@ TEST(OneDnnMatMul, AttentionOnStridedPartsOfTheProjection) {
   c.add(node("Transpose", {"mixed"}, "by_token", {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}));
   c.add(node("Reshape", {"by_token", "merged_shape"}, "y"));
   c.output("y");
-  c.check("mixed");
-  expect_fast(c);
+}
+
+// The reorder steps of one run of the compiled graph.
+int reorders_in_a_run(const Case& c) {
   xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
   StepProfile profile;
   run.set_profile(&profile);
   run.forward({{"x", c.x}});
+  const auto reorders = profile.by_kind.find("reorder");
+  return reorders == profile.by_kind.end() ? 0 : reorders->second.steps;
+}
+
+// The attention core with a constant query scale. The gathers and transposes are views; the matmuls read the
+// transposed keys and write the merged heads themselves (fp32), and the scale is the scores' output scale: of the 5
+// copies this once took (3 gathers, the keys' transpose, the merged heads), one is left.
+TEST(OneDnnMatMul, AttentionOnStridedPartsOfTheProjection) {
+  Case c({3, 7, 3 * 2 * 4}, 40);
+  add_attention(c, 3, 7, 2, 4, [&] { c.g.initializers["scale"] = scalar(0.5f); });
+  c.check("mixed");
+  expect_fast(c);
+  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
+  run.forward({{"x", c.x}});
   const auto ran = run.node_precisions();
   for (const char* view : {"q", "k", "v", "k_t", "by_token", "y"}) EXPECT_EQ(ran.count(view), 0u) << view << " ran as a step";
   EXPECT_EQ(ran.count("scores"), 1u);
-  // The copies left: q in the plain layout the scaling Mul's jit kernel wants, and v, which oneDNN's matmul reads
-  // faster copied than strided.
-  const auto reorders = profile.by_kind.find("reorder");
-  EXPECT_LE(reorders == profile.by_kind.end() ? 0 : reorders->second.steps, 2) << "copies around the attention matmuls";
+  // The copy left: v, which oneDNN's matmul reads faster copied than strided.
+  EXPECT_LE(reorders_in_a_run(c), 1) << "copies around the attention matmuls";
+}
+
+// Swin's query scale as torchvision's trace writes it, head_dim ** -0.5 computed from a shape (Shape, Gather, Cast,
+// Pow): known at plan time, folded into the scores' matmul as its output scale, so neither the Mul's pass over q nor
+// the copies of the strided q into and out of its layout remain. A computed scale that is not one value (here k's
+// shape as floats, broadcast along q's last axis) is folded too and left to the reference kernel, which scales q
+// first: still the graph's answer.
+TEST(Passes, QueryScaleFoldedIntoTheScoresMatMul) {
+  for (bool one_value : {true, false}) {
+    SCOPED_TRACE(one_value);
+    const int64_t windows = 3, tokens = 7, heads = 2, dim = 4;
+    Case c({windows, tokens, 3 * heads * dim}, 42);
+    add_attention(c, windows, tokens, heads, dim, [&] {
+      Tensor last = Tensor::zeros(DataType::int64, {});
+      last.mutable_data<int64_t>()[0] = 3;
+      c.g.initializers["last_axis"] = last;
+      c.g.initializers["minus_half"] = scalar(-0.5f);
+      c.add(node("Shape", {"k"}, "k_shape"));
+      if (one_value) {
+        c.add(node("Gather", {"k_shape", "last_axis"}, "head_dim", {{"axis", int64_t{0}}}));
+        c.add(node("Cast", {"head_dim"}, "head_dim_f", {{"to", int64_t{1}}}));
+        c.add(node("Pow", {"head_dim_f", "minus_half"}, "scale"));
+      } else {
+        c.add(node("Cast", {"k_shape"}, "scale", {{"to", int64_t{1}}}));
+      }
+    });
+    const auto ops = ops_after_passes(c.g);
+    EXPECT_FALSE(has(ops, "Mul")) << fmt::format("{}", fmt::join(ops, ","));
+    c.check("mixed", /*optimize=*/true);
+    if (!one_value) continue;
+    c.check("scores", /*optimize=*/true);
+    expect_fast(c);
+    EXPECT_LE(reorders_in_a_run(c), 1) << "copies around the attention matmuls";
+    c.check("scores", /*optimize=*/true, 2e-2, Precision::bf16);
+  }
 }
 
 // Swin's crop back to the unpadded size when nothing was padded: a Slice that keeps everything is its input.

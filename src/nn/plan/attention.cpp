@@ -91,11 +91,22 @@ int Builder::plain_padded(const std::string& name, size_t rank, dt type) {
 }
 
 // MatMul on oneDNN's matmul: A [..., M, K] by B [..., K, N], batch dimensions broadcast. A constant 2-D B is
-// reordered once into the layout the primitive picks; a fused bias and activation are applied as post-ops.
+// reordered once into the layout the primitive picks; a fused bias and activation are applied as post-ops, a fused
+// scale of A as the output scale.
 bool Builder::matmul(const Node& node) {
   if (node.inputs.size() < 2 || !float_input(node.inputs[1])) return false;
   const bool bias_fused = node.attr_int("_bias", 0) != 0;
-  const bool fused = bias_fused || node.has_attr("_activation");
+  // A scale of A (attention's query scaling, nn/attention_passes.cpp) that is one value is the product's output
+  // scale; any other is left to the reference kernel, as is one beside a bias (which oneDNN would scale too).
+  const bool scaled = node.attr_int("_scale_a", 0) != 0;
+  float output_scale = 1.0f;
+  if (scaled) {
+    if (bias_fused || node.inputs.size() < 4 || !is_constant(node.inputs[3])) return false;
+    const Tensor s = constant(node.inputs[3]);
+    if (s.type != DataType::float32 || s.element_count() != 1) return false;
+    output_scale = s.data<float>()[0];
+  }
+  const bool fused = bias_fused || node.has_attr("_activation") || scaled;
   // A 2-D product by a constant matrix without fused work: the inner product (the classifiers' path).
   if (!fused && shape_of(node.inputs[0]).size() == 2 && is_constant(node.inputs[1]) &&
       shape_of(node.inputs[1]).size() == 2 && inner_product(node))
@@ -143,6 +154,7 @@ bool Builder::matmul(const Node& node) {
   memory::desc bias_md(dims_of(bias_dims), dt::f32, plain_tag(rank));
   memory::desc y_md(dims_of(ys), compute_dt_, plain_tag(rank));
   dnnl::primitive_attr attr = activation_attr(node);
+  if (scaled) attr.set_output_scales(0, {output_scale});
   auto make_pd = [&](const memory::desc& a_desc, const memory::desc& b_desc, const memory::desc& y_desc) {
     auto desc = bias ? dnnl::matmul::desc(a_desc, b_desc, bias_md, y_desc) : dnnl::matmul::desc(a_desc, b_desc, y_desc);
     return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());

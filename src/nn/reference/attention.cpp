@@ -47,6 +47,21 @@ std::vector<Tensor> gemm(const Call& c) {
 }
 
 std::vector<Tensor> matmul(const Call& c) {
+  // Fused by nn/attention_passes.cpp: "_scale_a" multiplies A by input 3 (numpy broadcast) before the product, as
+  // the Mul it replaced did.
+  if (c.node.attr_int("_scale_a", 0) != 0) {
+    Node mul;
+    mul.name = c.node.name + "/scale_a";
+    mul.op_type = "Mul";
+    const std::vector<const Tensor*> operands = {&c.need(0), &c.need(3)};
+    const Tensor scaled = binary(Call{mul, operands, c.opset}).at(0);
+    Node unscaled = c.node;
+    unscaled.attributes.erase("_scale_a");
+    std::vector<const Tensor*> ins = c.in;
+    ins[0] = &scaled;
+    ins.resize(3);
+    return matmul(Call{unscaled, ins, c.opset});
+  }
   Shape as = c.need(0).shape, bs = c.need(1).shape;
   const Tensor& a = c.need(0);
   const Tensor& b = c.need(1);
