@@ -5,6 +5,7 @@
 
 #include "nn/plan.h"
 #include "nn/plan/channel_views.h"
+#include "nn/plan/runtime.h"
 
 namespace xfer::nn {
 
@@ -107,6 +108,55 @@ bool take_over_first_input(Plan& plan, const Step& step, int dst, const std::vec
   return true;
 }
 
+// A concat whose pieces are strided runs of its output (along W of one image, or along any later axis with a batch
+// above 1: Swin's shifted-window roll, Slice + Slice + Concat per axis) when every piece is a reorder's output that
+// only the concat reads (a Slice's copy): each reorder is remade to write its piece straight into the output,
+// through the output's strides, so the concat's own copy goes. `readers`: device slot -> the steps that read it.
+bool write_pieces_through_strides(Plan& plan, int dst, const std::vector<int>& srcs, int64_t axis,
+                                  const std::map<int, int>& producer, const std::map<int, std::set<size_t>>& readers,
+                                  size_t concat_step) {
+  const memory::desc& out = plan.slots[dst].desc;
+  const memory::dims out_dims = out.dims();
+  std::vector<memory::desc> parts;
+  std::vector<dnnl::primitive> writers;
+  std::set<int> seen;
+  int64_t position = 0;
+  for (int s : srcs) {
+    const Slot& piece = plan.slots[s];
+    auto made = producer.find(s);
+    auto read = readers.find(s);
+    if (!seen.insert(s).second || !piece.device || piece.constant || piece.alias_host >= 0 || piece.alias_device >= 0 ||
+        piece.inside >= 0 || made == producer.end() || read == readers.end() ||
+        read->second != std::set<size_t>{concat_step} || piece.desc.data_type() != out.data_type())
+      return false;
+    const Step& writer = plan.steps[made->second];
+    if (!writer.prim || writer.prim.get_kind() != dnnl::primitive::kind::reorder) return false;
+    int from = -1;
+    for (const auto& [arg, slot] : writer.args) if (arg == DNNL_ARG_FROM) from = slot;
+    if (from < 0) return false;
+    const memory::dims dims = piece.desc.dims();
+    memory::dims offsets(out_dims.size(), 0);
+    offsets[axis] = position;
+    position += dims[axis];
+    try {
+      parts.push_back(out.submemory_desc(dims, offsets));
+      writers.push_back(dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), plan.slots[from].desc, cpu_engine(),
+                                                                    parts.back())));
+    } catch (const dnnl::error&) {  // a piece cut inside a block of the output's layout, or no reorder for it
+      return false;
+    }
+  }
+  if (position != out_dims[axis]) return false;
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    plan.steps[producer.at(srcs[i])].prim = writers[i];
+    Slot& piece = plan.slots[srcs[i]];
+    piece.desc = parts[i];  // the output's strides, its offset in the output included
+    piece.inside = dst;
+    piece.inside_offset = 0;
+  }
+  return true;
+}
+
 }  // namespace
 
 void place_concats_in_place(Plan& plan) {
@@ -117,9 +167,16 @@ void place_concats_in_place(Plan& plan) {
     for (const auto& [arg, s] : step.args)
       if (arg == DNNL_ARG_DST || arg == DNNL_ARG_TO) producer[s] = static_cast<int>(i);
   }
+  std::map<int, std::set<size_t>> readers;  // device slot -> the steps that read it
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    for (const auto& [arg, s] : plan.steps[i].args)
+      if (arg != DNNL_ARG_DST && arg != DNNL_ARG_TO) readers[s].insert(i);
+    for (int s : plan.steps[i].inputs) if (s >= 0) readers[s].insert(i);
+  }
   // Outputs of concats already made in place (their pieces are written by producers) and those pieces, in order.
   std::map<int, std::vector<int>> assembled;
-  for (auto& step : plan.steps) {
+  for (size_t at = 0; at < plan.steps.size(); ++at) {
+    Step& step = plan.steps[at];
     if (step.kind != Step::Kind::primitive || !step.node || step.node->op_type != "Concat") continue;
     int dst = -1;
     std::vector<int> srcs;
@@ -143,7 +200,10 @@ void place_concats_in_place(Plan& plan) {
     // channel concat, or Swin's concats along H or W of one image).
     bool leading_ones = true;
     for (int64_t d = 0; d < axis; ++d) leading_ones = leading_ones && out_dims[d] == 1;
-    if (!leading_ones) continue;
+    if (!leading_ones) {
+      if (write_pieces_through_strides(plan, dst, srcs, axis, producer, readers, at)) make_in_place(step, dst);
+      continue;
+    }
     const std::vector<int> inputs = srcs;
     // A DenseNet block: every layer concatenates all the block's earlier outputs again, so concat k's inputs are
     // concat k-1's plus one. The earlier concat, already assembled from the same leading pieces, becomes the first

@@ -55,7 +55,10 @@ struct Plan {
 // channel concats in one plain or nChw16c layout with channel counts in whole blocks, or plain concats along a later
 // axis of one image) into in_place steps: each input's buffer becomes part of the output's. A concat whose leading
 // inputs are an earlier in-place concat's pieces (DenseNet's blocks) takes that concat's buffer as its first piece.
-// oneDNN 2.x kernels only write dense buffers, so with a batch above 1 the pieces are strided and the copy stays.
+// Pieces that are strided runs of the output (along W of one image, or with a batch above 1) are written in place
+// only when each is a reorder's output read by the concat alone (Swin's roll: Slice + Slice + Concat): the reorder is
+// remade to write through the output's strides. Other producers' oneDNN 2.x kernels write only dense buffers, so
+// there the copy stays.
 void place_concats_in_place(Plan& plan);
 
 // Byte offset of a device slot's storage in the arena, following in-place parts and views to their buffer.
