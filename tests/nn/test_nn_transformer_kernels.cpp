@@ -365,6 +365,44 @@ TEST(OneDnnConcat, RollAlongLaterAxesWrittenInPlace) {
   }
 }
 
+// Swin's patch merging as torchvision exports x[..., i::2, j::2, :]: a Slice with step 2 along H, then one along W,
+// the four parts concatenated along the channels. The steps are strides of views on the device (no reference kernel
+// and no copy to the host), the second Slice's reorder writes its part straight into the concat's output.
+TEST(OneDnnShape, SlicesWithStepsOnTheDeviceIntoAnInPlaceConcat) {
+  for (int64_t batch : {1, 2}) {
+    for (Precision precision : {Precision::fp32, Precision::bf16}) {
+      SCOPED_TRACE(fmt::format("batch {}, {}", batch, precision == Precision::bf16 ? "bf16" : "fp32"));
+      Case c({batch, 6, 8, 4}, 50);
+      c.g.initializers["zero"] = ints({0});
+      c.g.initializers["one"] = ints({1});
+      c.g.initializers["end"] = ints({1000});
+      c.g.initializers["h"] = ints({1});
+      c.g.initializers["w"] = ints({2});
+      c.g.initializers["two"] = ints({2});
+      on_device(c, 4, "r");
+      std::vector<std::string> parts;
+      for (int i = 0; i < 2; ++i) {
+        const std::string rows = fmt::format("rows{}", i);
+        c.add(node("Slice", {"r", i ? "one" : "zero", "end", "h", "two"}, rows));
+        for (int j = 0; j < 2; ++j) {
+          parts.push_back(fmt::format("part{}{}", i, j));
+          c.add(node("Slice", {rows, j ? "one" : "zero", "end", "w", "two"}, parts.back()));
+        }
+      }
+      c.add(node("Concat", parts, "y", {{"axis", int64_t{-1}}}));
+      c.output("y");
+      c.check("part11", /*optimize=*/false, precision == Precision::bf16 ? 1e-2 : 1e-6, precision);
+      CompileOptions options;
+      options.precision = precision;
+      xfer::nn::Run run(Model::compile(c.g, options));
+      run.forward({{"x", c.x}});
+      for (const auto& [name, ran] : run.node_precisions())
+        EXPECT_EQ(ran.find("reference"), std::string::npos) << name << " ran on the reference kernel";
+      EXPECT_EQ(run.onednn_kernels()["y"], "in place (no copy)");
+    }
+  }
+}
+
 // EfficientNet's SiLU (x * Sigmoid(x)) and MobileNetV3's Hardswish as opset 13 writes it (x * HardSigmoid(x; 1/6,
 // 1/2)) fold into Swish and HardSwish and then into their convolutions: 10 channels, as in EfficientNet-B0's first
 // squeeze-excitation, whose standalone Sigmoid on a padded nChw16c value ran on oneDNN's ref:any.

@@ -18,6 +18,8 @@
 
 namespace xfer::nn {
 
+struct SliceWindow;  // nn/reference_ops.h
+
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
@@ -154,6 +156,7 @@ class Builder {
   bool transpose(const Node& node);
   bool view(const Node& node);
   bool slice(const Node& node);
+  bool stepped_slice(const Node& node, const SliceWindow& w);
   bool gather(const Node& node);
   bool pad(const Node& node);
   // The value on the device in its plain row-major layout (reordered once if it has another); -1 above rank 6.

@@ -214,8 +214,8 @@ bool Builder::slice(const Node& node) {
     ins.push_back(&others.back());
   }
   const SliceWindow w = slice_window(node, g_.source.opset, xs, ins);
-  for (auto step : w.step) if (step != 1) return false;
   for (auto n : w.shape) if (n == 0) return false;
+  if (std::any_of(w.step.begin(), w.step.end(), [](int64_t step) { return step != 1; })) return stepped_slice(node, w);
   // A slice that keeps everything (Swin's crop back to the unpadded size, 24 of them at 224x224) is its input.
   if (w.shape == xs) {
     device_[node.outputs[0]] = device_form(node.inputs[0]);
@@ -270,6 +270,41 @@ bool Builder::slice(const Node& node) {
     plan_.slots[view].alias_device = src;
   }
   int dst = new_device_slot(dst_md, w.shape);
+  add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
+                {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
+  return true;
+}
+
+// Slice with steps above 1 (Swin's patch merging, x[..., 0::2, 1::2, :], exported as a Slice along H then one along
+// W): the source's unblocked memory seen with the steps in its strides; a view when only Slices read it, else a
+// reorder of that view, instead of a copy to the host, the reference kernel and a copy back. A concat reading the
+// parts takes each reorder's output in place (place_concats_in_place, nn/plan.h).
+bool Builder::stepped_slice(const Node& node, const SliceWindow& w) {
+  for (auto step : w.step) if (step < 1) return false;  // negative steps: the reference kernel
+  int src = device_form(node.inputs[0]);
+  auto unblocked = [&](int s) {
+    const memory::desc& d = plan_.slots[s].desc;
+    return d.data.format_kind == dnnl_blocked && d.data.format_desc.blocking.inner_nblks == 0;
+  };
+  if (!unblocked(src)) src = plain_form(node.inputs[0]);
+  if (src < 0 || !unblocked(src)) return false;
+  const memory::desc& have = plan_.slots[src].desc;
+  const auto& blocking = have.data.format_desc.blocking;
+  memory::dims strides(w.shape.size());
+  int64_t offset = have.data.offset0;
+  for (size_t d = 0; d < w.shape.size(); ++d) {
+    strides[d] = blocking.strides[d] * w.step[d];
+    offset += w.start[d] * blocking.strides[d];
+  }
+  memory::desc part(dims_of(w.shape), have.data_type(), strides);
+  part.data.offset0 = offset;
+  const int view = new_view(src, part, w.shape);
+  if (only_read_by(node.outputs[0], "Slice")) {
+    device_[node.outputs[0]] = view;
+    return true;
+  }
+  const memory::desc dst_md(dims_of(w.shape), have.data_type(), plain_tag(w.shape.size()));
+  const int dst = new_device_slot(dst_md, w.shape);
   add_primitive(node, dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), part, cpu_engine(), dst_md)),
                 {{DNNL_ARG_FROM, view}, {DNNL_ARG_TO, dst}}, {}, dst);
   return true;
