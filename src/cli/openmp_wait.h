@@ -8,8 +8,10 @@
 // against 15-18. On a host whose cores are busy with other work (a shared machine, a Spark-style executor) a
 // spinning thread burns the time slice its partner needs to reach the barrier: at load average 6-9 from builds,
 // RegNetX-400MF ran 0.8-7 img/s spinning against 44-87 sleeping, MobileNetV2 0.8-10 against 40-89
-// (docs/torchvision-zoo-speed.md). So xfer asks for PASSIVE only when the 1-minute load average is already at or
-// above the host's cores when it starts.
+// (docs/torchvision-zoo-speed.md). So xfer asks for PASSIVE only when other threads already occupy every core
+// when it starts: counted as runnable now (/proc/loadavg's running field), not by the 1-minute load average, which
+// lags: after a benchmark's previous 2-thread process ends, the average stays near 2 for a minute, and the next
+// process would sleep at its barriers on an idle host.
 //
 // libgomp reads OMP_WAIT_POLICY once, when it is loaded, before main() runs; so the variable is set and the
 // program executes itself again. Nothing happens when OMP_WAIT_POLICY or GOMP_SPINCOUNT is already set (the user's
