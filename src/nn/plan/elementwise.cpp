@@ -70,11 +70,12 @@ bool Builder::binary(const Node& node) {
   std::vector<std::pair<memory::desc, memory::desc>> candidates = {{md0, md1}};
   const std::pair<memory::desc, memory::desc> plain = {memory::desc(md0.dims(), md0.data_type(), plain_tag(as.size())),
                                                        memory::desc(md1.dims(), md1.data_type(), plain_tag(as.size()))};
-  if (is_unblocked(md0)) candidates.push_back(plain);
+  const bool plain_first = is_unblocked(md0);
+  if (plain_first) candidates.push_back(plain);
   if (as.size() == 4)
     candidates.emplace_back(memory::desc(md0.dims(), md0.data_type(), tag::nChw16c),
                             memory::desc(md1.dims(), md1.data_type(), tag::nChw16c));
-  if (!is_unblocked(md0)) candidates.push_back(plain);
+  if (!plain_first) candidates.push_back(plain);
   std::optional<dnnl::binary::primitive_desc> chosen;
   memory::desc want0, want1;
   for (const auto& [c0, c1] : candidates) {

@@ -282,12 +282,8 @@ bool Builder::slice(const Node& node) {
 bool Builder::stepped_slice(const Node& node, const SliceWindow& w) {
   for (auto step : w.step) if (step < 1) return false;  // negative steps: the reference kernel
   int src = device_form(node.inputs[0]);
-  auto unblocked = [&](int s) {
-    const memory::desc& d = plan_.slots[s].desc;
-    return d.data.format_kind == dnnl_blocked && d.data.format_desc.blocking.inner_nblks == 0;
-  };
-  if (!unblocked(src)) src = plain_form(node.inputs[0]);
-  if (src < 0 || !unblocked(src)) return false;
+  if (!is_unblocked(plan_.slots[src].desc)) src = plain_form(node.inputs[0]);
+  if (src < 0 || !is_unblocked(plan_.slots[src].desc)) return false;
   const memory::desc& have = plan_.slots[src].desc;
   const auto& blocking = have.data.format_desc.blocking;
   memory::dims strides(w.shape.size());
