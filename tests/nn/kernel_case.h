@@ -95,4 +95,14 @@ struct Case {
   }
 };
 
+// The reorder steps of one run of the compiled graph (fusion passes on).
+inline int reorders_in_a_run(const Case& c) {
+  Run run(Model::compile(c.g, CompileOptions{}));
+  StepProfile profile;
+  run.set_profile(&profile);
+  run.forward({{"x", c.x}});
+  const auto reorders = profile.by_kind.find("reorder");
+  return reorders == profile.by_kind.end() ? 0 : static_cast<int>(reorders->second.steps);
+}
+
 }  // namespace xfer::nn::testing

@@ -73,8 +73,10 @@ TEST(OneDnnConv, GroupsOfAnyWidthRunOnJitKernels) {
 }
 
 // RegNetY's squeeze-excitation after such a conv: the Mul of the conv's output (in nChw8c) by a per-channel
-// [N,C,1,1] scale must not fall to ref:any either (oneDNN's jit binary wants one layout family for both).
-TEST(OneDnnBinary, SqueezeExcitationAfterANarrowGroupedConv) {
+// [N,C,1,1] scale must not fall to ref:any either (oneDNN's jit binary wants one layout family for both), nor, in
+// bf16, the pool (no bf16 jit pooling in nChw8c).
+namespace {
+Case squeeze_excitation_after_a_narrow_grouped_conv() {
   Case c({2, 64, 14, 14}, 3);
   c.weight("w", {64, 8, 3, 3}, 1);
   c.weight("w1", {16, 64, 1, 1}, 2);
@@ -87,7 +89,18 @@ TEST(OneDnnBinary, SqueezeExcitationAfterANarrowGroupedConv) {
   c.add(node("Sigmoid", {"excite"}, "scale"));
   c.add(node("Mul", {"conv", "scale"}, "y"));
   c.output("y");
+  return c;
+}
+}  // namespace
+TEST(OneDnnBinary, SqueezeExcitationAfterANarrowGroupedConv) {
+  Case c = squeeze_excitation_after_a_narrow_grouped_conv();
   c.check("y", /*optimize=*/true);
+  EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+}
+TEST(OneDnnBinary, SqueezeExcitationAfterANarrowGroupedConvBf16) {
+  XFER_SKIP_WITHOUT_NATIVE_BF16();
+  Case c = squeeze_excitation_after_a_narrow_grouped_conv();
+  c.check("pooled", /*optimize=*/true, 2e-2, Precision::bf16);
   EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
 }
 
@@ -108,6 +121,26 @@ TEST(OneDnnConcat, NarrowGroupedConvBesideADenseOne) {
 }
 
 TEST(OneDnnConv, Depthwise) { conv_case(32, 32, 32, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}, false).check("y"); }
+// MNASNet's and MobileNetV3's inverted residual with 24 channels inside (whole 8-blocks, not 16-blocks): the
+// expansion writes nChw8c for the depthwise conv, which runs on a jit kernel there; padded to nChw16c it would go to
+// nhwc and back. What is left is the output's reorder back to the plain layout (the input's is the host/device
+// copy).
+TEST(OneDnnConv, InvertedResidualOfEightChannelBlocksStaysInOneLayout) {
+  Case c({2, 16, 14, 12}, 50);
+  c.weight("w_expand", {24, 16, 1, 1}, 51);
+  c.weight("w_depthwise", {24, 1, 3, 3}, 52);
+  c.weight("w_project", {16, 24, 1, 1}, 53);
+  c.add(node("Conv", {"x", "w_expand"}, "expanded"));
+  c.add(node("Relu", {"expanded"}, "expanded_relu"));
+  c.add(node("Conv", {"expanded_relu", "w_depthwise"}, "filtered",
+             {{"group", int64_t{24}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  c.add(node("Relu", {"filtered"}, "filtered_relu"));
+  c.add(node("Conv", {"filtered_relu", "w_project"}, "y"));
+  c.output("y");
+  c.check("filtered", true);
+  EXPECT_TRUE(c.slow_primitives.empty()) << fmt::format("{}", fmt::join(c.slow_primitives, "; "));
+  EXPECT_LE(reorders_in_a_run(c), 1) << "reorders besides the output's";
+}
 TEST(OneDnnConv, AutoPadSameUpper) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
 TEST(OneDnnConv, AutoPadSameLower) { conv_case(8, 8, 1, {{"auto_pad", std::string("SAME_LOWER")}, {"strides", std::vector<int64_t>{2, 2}}}).check("y"); }
 TEST(OneDnnConv, RgbInput1x7) {

@@ -261,16 +261,6 @@ void add_attention(Case& c, int64_t windows, int64_t tokens, int64_t heads, int6
   c.output("y");
 }
 
-// The reorder steps of one run of the compiled graph.
-int reorders_in_a_run(const Case& c) {
-  xfer::nn::Run run(Model::compile(c.g, CompileOptions{}));
-  StepProfile profile;
-  run.set_profile(&profile);
-  run.forward({{"x", c.x}});
-  const auto reorders = profile.by_kind.find("reorder");
-  return reorders == profile.by_kind.end() ? 0 : reorders->second.steps;
-}
-
 // The attention core with a constant query scale. The gathers and transposes are views; the matmuls read the
 // transposed keys and write the merged heads themselves (fp32), and the scale is the scores' output scale: of the 5
 // copies this once took (3 gathers, the keys' transpose, the merged heads), one is left.

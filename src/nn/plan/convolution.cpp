@@ -109,24 +109,35 @@ bool Builder::conv(const Node& node) {
   // layout but runs its naive ref:any kernel (ResNeXt50 30x slower than ONNX Runtime). In the layout oneDNN picks
   // for them (nChw4c/nChw8c/nhwc) its jit and brgemm kernels serve every channels-per-group count here, at the
   // price of a reorder on each side.
-  const bool partial_blocks = group > 1 && !(w.shape[1] == 1 && M == group) && (w.shape[1] % 16 || (M / group) % 16);
+  const bool depthwise = w.shape[1] == 1 && M == group;
+  const bool partial_blocks = group > 1 && !depthwise && (w.shape[1] % 16 || (M / group) % 16);
   if (partial_blocks) candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::any);
-  // Channels in whole 8-blocks but not 16-blocks (ShuffleNetV2 x0.5's 24) stay in nChw8c where they already are (a
-  // channel shuffle wrote it, nn/plan/shape.cpp) or where the image's first conv starts them: padded to 16, their
-  // depthwise convs have no jit kernel and go to nhwc and back around each (ShuffleNetV2 x0.5 batch 1: 290 img/s
-  // with nChw16c, 450-490 with this). Only there: elsewhere nChw8c costs reorders of its own (squeeze-excitation
-  // multiplies want nChw16c; EfficientNet-B0 and MobileNetV3 measured slower with every such conv in nChw8c).
+  // Channels in whole 8-blocks but not 16-blocks (24, 72, 88, 120) are kept in nChw8c: padded to 16, their
+  // depthwise convs have no jit kernel and go to nhwc and back around each. nChw8c is chosen where the value already
+  // is in it (a channel shuffle wrote it, nn/plan/shape.cpp), where the image's first conv starts it, and where
+  // every reader is a depthwise conv, as in the inverted-residual blocks of MNASNet and MobileNetV3 (MNASNet 0.5
+  // batch 8: 15.5 -> 12.7 ms a batch, 8 -> 5 reorders). Not elsewhere: nChw8c costs reorders of its own where the
+  // value meets 16-channel blocks (squeeze-excitation multiplies, EfficientNet's 24- and 40-channel projections:
+  // 2 -> 11 reorders when every such conv wrote nChw8c).
   auto in_layout = device_.find(node.inputs[0]);
   const bool in_8c = in_layout != device_.end() &&
                      plan_.slots[in_layout->second].desc == memory::desc(dims_of(xs), compute_dt_, tag::nChw8c);
   const bool image = xs[1] < 8 && group == 1;
-  bool binary_reader = false;
-  if (auto r = readers_.find(node.outputs[0]); r != readers_.end())
-    for (const Node* n : r->second)
+  bool binary_reader = false, only_depthwise_readers = false;
+  if (auto r = readers_.find(node.outputs[0]); r != readers_.end()) {
+    only_depthwise_readers = !r->second.empty();
+    for (const Node* n : r->second) {
       binary_reader = binary_reader || n->op_type == "Add" || n->op_type == "Mul" || n->op_type == "Sub" ||
                       n->op_type == "Div";
-  if ((xs[1] % 16 || M % 16) && (xs[1] % 8 == 0 || image) && M % 8 == 0 && !binary_reader &&
-      (group == 1 || (w.shape[1] == 1 && M == group)) && (in_8c || image))
+      only_depthwise_readers = only_depthwise_readers && n->op_type == "Conv" && n->attr_int("group", 1) == M;
+    }
+  }
+  const bool whole_8_blocks = M % 8 == 0 && (xs[1] % 8 == 0 || image);
+  // The image's first conv writing whole 16-blocks (ResNet's 64) starts in nChw16c: its nChw8c output was reordered
+  // straight after.
+  const bool starts_8c = image ? M % 16 != 0 : in_8c && (xs[1] % 16 || M % 16);
+  const bool feeds_8c_depthwise = group == 1 && M % 16 != 0 && only_depthwise_readers;
+  if (whole_8_blocks && !binary_reader && (group == 1 || depthwise) && (starts_8c || feeds_8c_depthwise))
     candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::nChw8c);
   candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::nChw16c);
   candidates.emplace_back(dnnl::algorithm::convolution_direct, tag::any);
@@ -246,10 +257,15 @@ bool Builder::pool(const Node& node) {
     } else {
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     }
-    memory::desc dst_any(dims_of(ys), dst_type, tag::any);
-    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_any, {win.sh, win.sw},
-                                        {win.kh, win.kw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl}, {pb, pr});
-    dnnl::pooling_v2_forward::primitive_desc pd(desc, attr, cpu_engine());
+    auto make_pd = [&](const memory::desc& from) {
+      memory::desc dst_any(dims_of(ys), dst_type, tag::any);
+      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, from, dst_any, {win.sh, win.sw},
+                                          {win.kh, win.kw}, {win.dh - 1, win.dw - 1}, {win.pt, win.pl}, {pb, pr});
+      return dnnl::pooling_v2_forward::primitive_desc(desc, attr, cpu_engine());
+    };
+    // bf16 pooling has no jit kernel in nChw8c (RegNetY's squeeze-excitation pools after its narrow grouped
+    // convs): the plain copy has one.
+    auto pd = int8 ? make_pd(src_md) : with_plain_fallback(node.inputs[0], src, make_pd);
     if (int8 && is_reference_impl(pd)) throw dnnl::error(dnnl_unimplemented, "int8 pooling on a ref: kernel");
     int dst = new_device_slot(pd.dst_desc(), ys);
     plan_.slots[dst].scale = is_int8(pd.dst_desc().data_type()) ? s_out : 1.0f;
