@@ -220,7 +220,7 @@ bool Builder::pool(const Node& node) {
   // stay fp32). An int8 pool with no fused tail keeps its input's type and scale (max and average stay in range);
   // one with a bias and activation (the pool moved below a 1x1 conv) writes its own calibrated range.
   auto plan_pool = [&](int src, bool int8) {
-    const memory::desc& src_md = plan_.slots[src].desc;
+    const memory::desc src_md = plan_.slots[src].desc;  // a copy: the plain fallback below may grow the slots
     const float s_in = plan_.slots[src].scale;
     dt dst_type = src_md.data_type();
     float s_out = s_in;
