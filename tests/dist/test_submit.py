@@ -11,6 +11,7 @@ Env: XFER_BINARY (ctest). Needs root.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,13 @@ with SshdHosts(TMP, [11, 12, 13]) as hosts:
             str([hosts.accepted_logins(n) for n in (11, 12, 13)]))
     t.check("... the features equal the single process's, byte for byte", rows == single_rows,
             f"{len(rows)} rows vs {len(single_rows)}")
-    t.check("... and every rank computed parts", {s["rank"] for s in manifest["shards"]} == {0, 1, 2})
+    # Which rank computes which part is the queue's choice at run time: the pixels featuriser takes microseconds a
+    # part, so on a loaded host rank 0's own worker may take them all before a remote rank asks (test_mpi_jobs.py
+    # checks the spread with a CNN's parts). What must hold: every rank joined the queue and the table adds up.
+    table = re.findall(r"^rank (\d+)\s+\S+: (\d+) parts, (\d+) images", r.stdout, re.M)
+    t.check("... every rank joined the part queue, and the per-rank table adds up to the job",
+            sorted(int(rank) for rank, _, _ in table) == [0, 1, 2] and
+            sum(int(images) for _, _, images in table) == len(single_rows), str(table))
     r = run([XFER, "submit", "--cluster", good, "--", *train, "--out", os.path.join(TMP, "p-ssh.json")])
     ok, detail = close_models(os.path.join(TMP, "p1.json"), os.path.join(TMP, "p-ssh.json")) if r.returncode == 0 else (False, "")
     t.check("submit (mpirun over ssh, 3 hosts): train gives the single-process model", ok, detail)
