@@ -129,7 +129,8 @@ bool Builder::conv(const Node& node) {
     for (const Node* n : r->second) {
       binary_reader = binary_reader || n->op_type == "Add" || n->op_type == "Mul" || n->op_type == "Sub" ||
                       n->op_type == "Div";
-      only_depthwise_readers = only_depthwise_readers && n->op_type == "Conv" && n->attr_int("group", 1) == M;
+      only_depthwise_readers = only_depthwise_readers && n->op_type == "Conv" && n->inputs[0] == node.outputs[0] &&
+                               n->attr_int("group", 1) == M;
     }
   }
   const bool whole_8_blocks = M % 8 == 0 && (xs[1] % 8 == 0 || image);
