@@ -131,9 +131,12 @@ class SlurmCluster:
             f.write(f"AuthInfo=socket={sock}\n")
         self.env = dict(os.environ, SLURM_CONF=conf)
         self._start(["slurmctld", "-D", "-i"], "slurmctld")
-        time.sleep(1)
+        # In one loaded clean-clone CI run, slurmd started a fixed second after slurmctld and the node stayed
+        # "unknown*" for 30 s. slurmd now starts once slurmctld answers sinfo, and the node gets 60 s to register.
+        if not _wait_for(lambda: self.node in self.sinfo(), 30, 0.5):
+            raise RuntimeError("slurmctld did not answer sinfo")
         self._start(["slurmd", "-D", "-N", self.node], "slurmd")
-        if not _wait_for(lambda: " idle" in self.sinfo(), 30, 0.5):
+        if not _wait_for(lambda: " idle" in self.sinfo(), 60, 0.5):
             raise RuntimeError("the Slurm node did not come up: " + self.sinfo())
         return self
 
